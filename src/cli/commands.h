@@ -1,0 +1,18 @@
+/*
+ * commands.h — every subcommand's entry point. main.c dispatches to these; each lives in the
+ * module that owns it. argv[0] is the first argument after the subcommand name.
+ * Return value: the process exit code (0 success, 1 runtime error, 2 usage error).
+ */
+#ifndef SC_CLI_COMMANDS_H
+#define SC_CLI_COMMANDS_H
+
+/* pool (src/control, src/agent, src/cli) */
+int sc_cmd_chips(int argc, char **argv);
+
+/* placement (src/sched) */
+
+/* engine (src/engine) */
+
+/* serving (src/gateway) */
+
+#endif

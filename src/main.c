@@ -1,0 +1,43 @@
+/*
+ * main.c — suanchi's single binary: dispatches the subcommand to its module. Nothing else.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+typedef struct {
+  const char *name;
+  int (*fn)(int argc, char **argv);
+  const char *help;
+} command;
+
+static const command commands[] = {
+    /* pool */
+    {"chips", sc_cmd_chips, "show the chip catalogue"},
+    /* placement */
+    /* engine */
+    /* serving */
+    {NULL, NULL, NULL}};
+
+static void usage(FILE *f) {
+  fprintf(f, "suanchi %s — converged AI compute pool\n\nusage: suanchi COMMAND [ARGS]\n\ncommands:\n", SC_VERSION);
+  for (const command *c = commands; c->name; c++) fprintf(f, "  %-14s %s\n", c->name, c->help);
+  fprintf(f, "\nRun 'suanchi COMMAND --help' for a command's flags.\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+    printf("suanchi %s\n", SC_VERSION);
+    return 0;
+  }
+  for (const command *c = commands; c->name; c++)
+    if (strcmp(c->name, argv[1]) == 0) return c->fn(argc - 2, argv + 2);
+  fprintf(stderr, "suanchi: unknown command '%s'\n", argv[1]);
+  usage(stderr);
+  return 2;
+}
