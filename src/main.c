@@ -14,6 +14,7 @@ typedef struct {
 
 static const command commands[] = {
     /* pool */
+    {"serve", sc_cmd_serve, "run the control plane (REST API, store, metrics)"},
     {"chips", sc_cmd_chips, "show the chip catalogue"},
     /* placement */
     /* engine */
