@@ -15,6 +15,14 @@ typedef struct {
 static const command commands[] = {
     /* pool */
     {"serve", sc_cmd_serve, "run the control plane (REST API, store, metrics)"},
+    {"region", sc_cmd_region, "add a region: region add NAME [--lat --lon]"},
+    {"regions", sc_cmd_regions, "list regions"},
+    {"owner", sc_cmd_owner, "add an owner: owner add NAME [--pool --share PCT]"},
+    {"owners", sc_cmd_owners, "list owners"},
+    {"token", sc_cmd_token, "join tokens: token create|list|revoke"},
+    {"node", sc_cmd_node, "node cordon|uncordon|drain|delete|show ID"},
+    {"nodes", sc_cmd_nodes, "list nodes"},
+    {"devices", sc_cmd_devices, "list devices"},
     {"chips", sc_cmd_chips, "show the chip catalogue"},
     /* placement */
     /* engine */

@@ -8,6 +8,14 @@
 
 /* pool (src/control, src/agent, src/cli) */
 int sc_cmd_serve(int argc, char **argv);
+int sc_cmd_region(int argc, char **argv);
+int sc_cmd_regions(int argc, char **argv);
+int sc_cmd_owner(int argc, char **argv);
+int sc_cmd_owners(int argc, char **argv);
+int sc_cmd_token(int argc, char **argv);
+int sc_cmd_node(int argc, char **argv);
+int sc_cmd_nodes(int argc, char **argv);
+int sc_cmd_devices(int argc, char **argv);
 int sc_cmd_chips(int argc, char **argv);
 
 /* placement (src/sched) */
