@@ -14,6 +14,7 @@ typedef struct {
 
 static const command commands[] = {
     /* pool */
+    {"discover", sc_cmd_discover, "show the devices found on this host"},
     {"chips", sc_cmd_chips, "show the chip catalogue"},
     /* placement */
     /* engine */

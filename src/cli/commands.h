@@ -7,6 +7,7 @@
 #define SC_CLI_COMMANDS_H
 
 /* pool (src/control, src/agent, src/cli) */
+int sc_cmd_discover(int argc, char **argv);
 int sc_cmd_chips(int argc, char **argv);
 
 /* placement (src/sched) */
