@@ -23,6 +23,7 @@ static const command commands[] = {
     {"node", sc_cmd_node, "node cordon|uncordon|drain|delete|show ID"},
     {"nodes", sc_cmd_nodes, "list nodes"},
     {"devices", sc_cmd_devices, "list devices"},
+    {"discover", sc_cmd_discover, "show the devices found on this host"},
     {"chips", sc_cmd_chips, "show the chip catalogue"},
     /* placement */
     /* engine */

@@ -16,6 +16,7 @@ int sc_cmd_token(int argc, char **argv);
 int sc_cmd_node(int argc, char **argv);
 int sc_cmd_nodes(int argc, char **argv);
 int sc_cmd_devices(int argc, char **argv);
+int sc_cmd_discover(int argc, char **argv);
 int sc_cmd_chips(int argc, char **argv);
 
 /* placement (src/sched) */
