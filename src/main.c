@@ -15,6 +15,7 @@ typedef struct {
 static const command commands[] = {
     /* pool */
     {"serve", sc_cmd_serve, "run the control plane (REST API, store, metrics)"},
+    {"agent", sc_cmd_agent, "run the node agent: discover devices, join, heartbeat"},
     {"region", sc_cmd_region, "add a region: region add NAME [--lat --lon]"},
     {"regions", sc_cmd_regions, "list regions"},
     {"owner", sc_cmd_owner, "add an owner: owner add NAME [--pool --share PCT]"},

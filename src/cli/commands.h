@@ -8,6 +8,7 @@
 
 /* pool (src/control, src/agent, src/cli) */
 int sc_cmd_serve(int argc, char **argv);
+int sc_cmd_agent(int argc, char **argv);
 int sc_cmd_region(int argc, char **argv);
 int sc_cmd_regions(int argc, char **argv);
 int sc_cmd_owner(int argc, char **argv);

@@ -52,7 +52,8 @@ typedef struct {
   struct evhttp_request *req;
   enum evhttp_cmd_type method;
   char path[512];
-  char *seg[8]; /* path segments after /api/v1 */
+  char segbuf[512];
+  char *seg[8]; /* path segments after /api/v1, pointing into segbuf */
   int nseg;
   role role;
   char cred_id[SC_SECRET_ID_LEN + 1];
@@ -722,11 +723,14 @@ static void on_request(struct evhttp_request *req, void *arg) {
   }
   int64_t t0 = sc_mono_ns();
   char *save = NULL;
-  for (char *p = strtok_r(k.path + 7, "/", &save); p && k.nseg < 8; p = strtok_r(NULL, "/", &save)) k.seg[k.nseg++] = p;
-  /* strtok_r cut the path; keep a readable copy for messages */
-  char shown[512];
-  sc_http_path(req, shown, sizeof shown);
-  memcpy(k.path, shown, sizeof shown);
+  memcpy(k.segbuf, k.path, sizeof k.segbuf);
+  for (char *p = strtok_r(k.segbuf + 7, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
+    if (k.nseg == 8) {
+      sc_http_reply_error(req, 404, "not_found", "no such route: %s", k.path);
+      return;
+    }
+    k.seg[k.nseg++] = p;
+  }
   route_api(&k);
   c->m.api_requests_total++;
   if (k.status >= 400) c->m.api_errors_total++;
