@@ -349,7 +349,6 @@ static const char *query_param(struct evhttp_request *req, const char *key, char
 }
 
 static bool node_matches(const ctl_node *n, const char *region, const char *owner, const char *state) {
-  json_t *tmp = NULL;
   if (region && strcmp(n->region, region) != 0) return false;
   if (owner && strcmp(n->owner, owner) != 0) return false;
   if (state) {
@@ -358,8 +357,19 @@ static bool node_matches(const ctl_node *n, const char *region, const char *owne
                                                                : "ready";
     if (strcmp(s, state) != 0) return false;
   }
-  (void)tmp;
   return true;
+}
+
+static int by_name(const void *a, const void *b) {
+  return strcmp((*(ctl_node *const *)a)->st.name, (*(ctl_node *const *)b)->st.name);
+}
+
+/* The nodes sorted by name (a copy of the pointers; caller frees). Lists are stable across restarts. */
+static ctl_node **sorted_nodes(ctl *c) {
+  ctl_node **v = sc_xmalloc(sizeof *v * (size_t)(c->reg.n + 1));
+  memcpy(v, c->reg.nodes, sizeof *v * (size_t)c->reg.n);
+  qsort(v, (size_t)c->reg.n, sizeof *v, by_name);
+  return v;
 }
 
 static void nodes_list(call *k) {
@@ -368,16 +378,18 @@ static void nodes_list(call *k) {
   const char *owner = query_param(k->req, "owner", ob, sizeof ob);
   const char *state = query_param(k->req, "state", sb, sizeof sb);
   json_t *arr = json_array();
+  ctl_node **v = sorted_nodes(k->c);
   for (int i = 0; i < k->c->reg.n; i++)
-    if (node_matches(k->c->reg.nodes[i], region, owner, state))
-      json_array_append_new(arr, ctl_node_json(k->c, k->c->reg.nodes[i]));
+    if (node_matches(v[i], region, owner, state)) json_array_append_new(arr, ctl_node_json(k->c, v[i]));
+  free(v);
   reply_json(k, 200, arr);
 }
 
 static void devices_list(call *k) {
   json_t *arr = json_array();
+  ctl_node **v = sorted_nodes(k->c);
   for (int i = 0; i < k->c->reg.n; i++) {
-    json_t *n = ctl_node_json(k->c, k->c->reg.nodes[i]);
+    json_t *n = ctl_node_json(k->c, v[i]);
     json_t *devs = json_object_get(n, "devices");
     size_t j;
     json_t *d;
@@ -391,6 +403,7 @@ static void devices_list(call *k) {
     }
     json_decref(n);
   }
+  free(v);
   reply_json(k, 200, arr);
 }
 
