@@ -2,6 +2,7 @@
 # assert, and clean up every process on exit. Source it; $SUANCHI is the binary under test.
 set -u
 : "${SUANCHI:?SUANCHI must point at the suanchi binary}"
+SUANCHI=$(realpath "$SUANCHI")
 T=$(mktemp -d "${TMPDIR:-/tmp}/suanchi-e2e.XXXXXX")
 PIDS=()
 FAILS=0
