@@ -306,12 +306,17 @@ int sc_agent_run(const sc_agent_opts *o, sc_err *e) {
   int64_t joined = 0, resumed = 0;
   for (int64_t i = 0; i < n && !atomic_load(&g_stop); i++) {
     vnode *v = &nodes[i];
+    int w1, w2;
     if (o->simulate_nodes > 0) {
-      snprintf(v->name, sizeof v->name, "%s-%05lld", base, (long long)i);
-      snprintf(v->state_path, sizeof v->state_path, "%s/node-%05lld.json", o->state_dir, (long long)i);
+      w1 = snprintf(v->name, sizeof v->name, "%s-%05lld", base, (long long)i);
+      w2 = snprintf(v->state_path, sizeof v->state_path, "%s/node-%05lld.json", o->state_dir, (long long)i);
     } else {
-      sc_strlcpy(v->name, base, sizeof v->name);
-      snprintf(v->state_path, sizeof v->state_path, "%s/node.json", o->state_dir);
+      w1 = sc_strlcpy(v->name, base, sizeof v->name) ? 0 : (int)sizeof v->name;
+      w2 = snprintf(v->state_path, sizeof v->state_path, "%s/node.json", o->state_dir);
+    }
+    if (w1 < 0 || w1 >= (int)sizeof v->name || w2 < 0 || w2 >= (int)sizeof v->state_path) {
+      rc = sc_err_set(e, SC_EINVAL, "invalid_flag", "--name or --state is too long");
+      goto out;
     }
     rc = load_state(v, o->name != NULL, e);
     if (rc && rc != SC_ENOENT) goto out;

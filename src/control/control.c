@@ -157,7 +157,7 @@ static void regions_add(call *k) {
   static const sc_json_field f[] = {{"name", SC_JSON_STRING, true, 0, 0, 63, false},
                                     {"lat", SC_JSON_NUMBER, false, -90, 90, 0, false},
                                     {"lon", SC_JSON_NUMBER, false, -180, 180, 0, false},
-                                    {NULL}};
+                                    {0}};
   json_t *b = NULL;
   sc_err e;
   int rc = body_json(k, &b, &e);
@@ -213,7 +213,7 @@ static void owners_add(call *k) {
   static const sc_json_field f[] = {{"name", SC_JSON_STRING, true, 0, 0, 63, false},
                                     {"kind", SC_JSON_STRING, false, 0, 0, 8, false},
                                     {"share_bp", SC_JSON_INT, false, 0, 10000, 0, false},
-                                    {NULL}};
+                                    {0}};
   json_t *b = NULL;
   sc_err e;
   int rc = body_json(k, &b, &e);
@@ -285,7 +285,7 @@ static void tokens_create(call *k) {
                                     {"region", SC_JSON_STRING, false, 0, 0, 63, false},
                                     {"ttl_s", SC_JSON_INT, false, 1, 366LL * 86400, 0, false},
                                     {"uses", SC_JSON_INT, false, 1, 1000000, 0, false},
-                                    {NULL}};
+                                    {0}};
   json_t *b = NULL;
   sc_err e;
   int rc = body_json(k, &b, &e);
@@ -367,7 +367,7 @@ static int by_name(const void *a, const void *b) {
 /* The nodes sorted by name (a copy of the pointers; caller frees). Lists are stable across restarts. */
 static ctl_node **sorted_nodes(ctl *c) {
   ctl_node **v = sc_xmalloc(sizeof *v * (size_t)(c->reg.n + 1));
-  memcpy(v, c->reg.nodes, sizeof *v * (size_t)c->reg.n);
+  if (c->reg.n) memcpy(v, c->reg.nodes, sizeof *v * (size_t)c->reg.n);
   qsort(v, (size_t)c->reg.n, sizeof *v, by_name);
   return v;
 }
@@ -451,7 +451,7 @@ static int parse_devices(const json_t *arr, sc_store_device *out, ctl_device *li
                                     {"utilization_pct", SC_JSON_INT, false, 0, 100, 0, false},
                                     {"health", SC_JSON_STRING, true, 0, 0, 15, false},
                                     {"driver", SC_JSON_STRING, false, 0, 0, 15, false},
-                                    {NULL}};
+                                    {0}};
   size_t cnt = json_array_size(arr);
   if (!json_is_array(arr)) return sc_err_set(e, SC_EINVAL, "invalid_request", "field 'devices' must be an array");
   if (cnt > MAX_DEVICES) return sc_err_set(e, SC_EINVAL, "invalid_request", "more than %d devices", MAX_DEVICES);
@@ -487,7 +487,7 @@ static void agent_register(call *k) {
                                     {"hostname", SC_JSON_STRING, false, 0, 0, 127, true},
                                     {"version", SC_JSON_STRING, false, 0, 0, 31, true},
                                     {"devices", SC_JSON_ARRAY, true, 0, 0, MAX_DEVICES, false},
-                                    {NULL}};
+                                    {0}};
   ctl *c = k->c;
   json_t *b = NULL;
   sc_err e;
@@ -587,7 +587,7 @@ static void agent_heartbeat(call *k) {
   static const sc_json_field f[] = {{"devices", SC_JSON_ARRAY, true, 0, 0, MAX_DEVICES, true},
                                     {"replicas", SC_JSON_ARRAY, false, 0, 0, 4096, true},
                                     {"version", SC_JSON_STRING, false, 0, 0, 31, true},
-                                    {NULL}};
+                                    {0}};
   ctl *c = k->c;
   int64_t t0 = sc_mono_ns();
   char nid[SC_SECRET_ID_LEN + 2];

@@ -67,7 +67,7 @@ start_agent() {
 # api METHOD PATH [BODY] [TOKEN]: prints "STATUS BODY"
 api() {
   local m=$1 p=$2 body=${3:-} tok=${4-$ADMIN}
-  local args=(-s -o "$T/resp" -w '%{http_code}' -X "$m" "$URL$p")
+  local args=(-s --max-time 20 -o "$T/resp" -w '%{http_code}' -X "$m" "$URL$p")
   [ -n "$tok" ] && args+=(-H "Authorization: Bearer $tok")
   [ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
   local code

@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                       {"memory_mib", SC_JSON_INT, true, 0, INT64_C(1) << 40, 0, false},
                                       {"lat", SC_JSON_NUMBER, false, -90, 90, 0, false},
                                       {"devices", SC_JSON_ARRAY, false, 0, 0, 64, false},
-                                      {NULL}};
+                                      {0}};
   sc_err e;
   json_t *o = NULL;
   if (sc_json_parse_object((const char *)data, size, &o, &e) == 0) {
