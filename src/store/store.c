@@ -40,6 +40,32 @@ static const char *const migrations[] = {
     "CREATE TABLE devices(node_id TEXT NOT NULL REFERENCES nodes(id) ON DELETE CASCADE, idx INTEGER NOT NULL,"
     "  vendor TEXT NOT NULL, chip TEXT NOT NULL, uuid TEXT NOT NULL, memory_mib INTEGER NOT NULL,"
     "  driver TEXT NOT NULL, health TEXT NOT NULL, PRIMARY KEY(node_id, idx));",
+    /* 1 -> 2: serving (models, deployments, replicas) and the gateway (tenants, keys, usage) */
+    "CREATE TABLE models(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+    "  kind TEXT NOT NULL CHECK(kind IN ('gguf','external')), sha256 TEXT NOT NULL DEFAULT '',"
+    "  size_bytes INTEGER NOT NULL DEFAULT 0, engine TEXT NOT NULL DEFAULT '', weights_bytes INTEGER NOT NULL DEFAULT 0,"
+    "  arch TEXT NOT NULL DEFAULT '', params INTEGER NOT NULL DEFAULT 0, context INTEGER NOT NULL DEFAULT 0,"
+    "  kv_bytes_per_token INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);"
+    "CREATE TABLE deployments(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+    "  model_id INTEGER NOT NULL REFERENCES models(id), replicas INTEGER NOT NULL,"
+    "  chips TEXT NOT NULL DEFAULT '', regions TEXT NOT NULL DEFAULT '', slice_mem_mib INTEGER NOT NULL DEFAULT 0,"
+    "  slice_compute_milli INTEGER NOT NULL DEFAULT 0, slo_ttft_ms INTEGER NOT NULL DEFAULT 0,"
+    "  slo_tpot_ms INTEGER NOT NULL DEFAULT 0, pool_ok INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);"
+    "CREATE TABLE replicas(id TEXT PRIMARY KEY, deployment_id INTEGER NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,"
+    "  node_id TEXT NOT NULL, devices TEXT NOT NULL DEFAULT '', gpu_milli INTEGER NOT NULL DEFAULT 0,"
+    "  mem_mib INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',"
+    "  endpoint TEXT NOT NULL DEFAULT '', restarts INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE TABLE tenants(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, home_region TEXT NOT NULL DEFAULT '',"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE api_keys(id TEXT PRIMARY KEY, tenant_id INTEGER NOT NULL REFERENCES tenants(id), hash BLOB NOT NULL,"
+    "  rpm INTEGER NOT NULL DEFAULT 0, tpm INTEGER NOT NULL DEFAULT 0, region TEXT NOT NULL DEFAULT '',"
+    "  revoked INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);"
+    "CREATE TABLE usage(request_id TEXT PRIMARY KEY, ts INTEGER NOT NULL, tenant TEXT NOT NULL, key_id TEXT NOT NULL,"
+    "  deployment TEXT NOT NULL, model TEXT NOT NULL, replica TEXT NOT NULL, node_id TEXT NOT NULL, owner TEXT NOT NULL,"
+    "  region TEXT NOT NULL, chip TEXT NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,"
+    "  ttft_ms REAL NOT NULL, duration_ms REAL NOT NULL, status TEXT NOT NULL);"
+    "CREATE INDEX usage_tenant_ts ON usage(tenant, ts);",
 };
 enum { NMIGRATIONS = sizeof migrations / sizeof migrations[0] };
 _Static_assert(NMIGRATIONS == SC_STORE_SCHEMA_VERSION, "one migration per schema version");
@@ -63,6 +89,8 @@ static sqlite3_stmt *prep(sc_store *s, const char *sql) {
   if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return NULL;
   return st;
 }
+
+sqlite3 *sc_store_db(sc_store *s) { return s->db; }
 
 int sc_store_schema_version(sc_store *s) {
   sqlite3_stmt *st = prep(s, "PRAGMA user_version");

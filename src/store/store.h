@@ -16,7 +16,7 @@
 
 #include "base/err.h"
 
-#define SC_STORE_SCHEMA_VERSION 1
+#define SC_STORE_SCHEMA_VERSION 2
 
 typedef struct sc_store sc_store;
 
@@ -75,6 +75,10 @@ typedef struct sc_store_node {
  * A database from a newer version is refused. */
 int sc_store_open(const char *path, sc_store **out, sc_err *e);
 void sc_store_close(sc_store *s);
+/* The underlying connection, for the store's sibling files (e.g. src/store/gateway_store.c) that
+ * own their tables' SQL. Same threading rule as the store itself. */
+struct sqlite3;
+struct sqlite3 *sc_store_db(sc_store *s);
 int sc_store_schema_version(sc_store *s);
 
 /* Settings (key → text). get returns SC_ENOENT when absent; buf gets the NUL-terminated value. */
