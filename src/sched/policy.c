@@ -60,19 +60,35 @@ void sched_compile_workload(sc_fleet *f) {
   f->wl = sc_xcalloc((size_t)(f->nwl ? f->nwl : 1), sizeof *f->wl);
   const sc_sched_task *tasks = f->ntasks ? f->tasks : default_tasks;
   int ntasks = f->ntasks ? f->ntasks : (int)(sizeof default_tasks / sizeof default_tasks[0]);
-  double total = 0;
-  for (int i = 0; i < ntasks; i++) total += tasks[i].weight;
+  double total = 0, g = 0, c = 0;
+  for (int i = 0; i < ntasks; i++) {
+    total += tasks[i].weight;
+    g += tasks[i].weight * tasks[i].gpus * (tasks[i].gpus ? tasks[i].gpu_milli : 0);
+    c += tasks[i].weight * (double)tasks[i].cpu_milli;
+  }
+  f->gpu_per_cpu = c > 0 ? g / c : 1e9;
+  double gw = 0, cw = 0;
+  for (int i = 0; i < ntasks; i++)
+    if (tasks[i].gpus) {
+      gw += tasks[i].weight;
+      if (f->ntasks && f->task_chips[i][0]) cw += tasks[i].weight;
+    }
+  f->strand_weight = gw > 0 && cw / gw >= 0.01 ? 0.05 : 0.15;
   for (int c = 0; c < f->nwl; c++) {
     wlist *w = &f->wl[c];
     w->t = sc_xcalloc((size_t)ntasks, sizeof *w->t);
+    double gsum = 0, csum = 0;
     for (int i = 0; i < ntasks; i++) {
       const sc_sched_task *t = &tasks[i];
       double p = t->weight / total;
       const char *list = f->ntasks ? f->task_chips[i] : NULL;
+      if (t->gpus == 0) csum += p * (double)t->cpu_milli;
       if (t->gpus == 0 || !chip_listed(f, c, list)) {
         w->w0 += p;
         continue;
       }
+      gsum += p * t->gpus * t->gpu_milli;
+      csum += p * (double)t->cpu_milli;
       int k = t->gpu_milli > 0 && t->gpu_milli < 1000 && t->gpus == 1 ? t->gpu_milli : 1000;
       /* merge equal shapes */
       int j;
@@ -82,6 +98,7 @@ void sched_compile_workload(sc_fleet *f) {
       w->t[j].p += p;
     }
     qsort(w->t, (size_t)w->n, sizeof *w->t, cmp_wtask);
+    w->gpu_per_cpu = csum > 0 ? gsum / csum : 1e9;
   }
   f->wl_dirty = false;
   f->epoch_ver++;
@@ -189,14 +206,33 @@ static double frag_after(sc_fleet *f, const creq *q, int n, int pick, int *T_aft
   return frag_eval(&f->wl[nd->chip], s, nd->ndev, T, nd->cpu_free - q->cpu);
 }
 
-static double score_fgd(sc_fleet *f, const creq *q, int n, int *pick, bool exact) {
+static int node_idle_total(const sc_fleet *f, int n) {
   const node *nd = &f->nodes[n];
-  if (nd->chip < 0) return exact ? 0 : 50; /* CPU-only node: no devices to fragment */
-  double F = sched_node_frag(f, n);
+  int T = 0;
+  for (int i = 0; i < nd->ndev; i++) T += dev_idle(&f->devs[nd->dev0 + i]);
+  return T;
+}
+
+/* GPU compute on a node that its CPU cannot serve at the workload's GPU-per-CPU ratio for this
+ * chip: T idle milli, L CPU milli left. suanchi penalises placements that increase it. */
+static double strand(const wlist *w, double T, double L) {
+  double s = T - L * w->gpu_per_cpu;
+  return s > 0 ? s : 0;
+}
+/* fgd: ⌊100·σ(Δ/1000)⌋ with Δ = F(before) − F(after). suanchi: the same score of
+ * Δ + λ·min(0, S(before) − S(after)), S the CPU-stranded compute (strand above), so a placement
+ * that leaves GPUs without CPU to use them loses score; λ = strand_weight. */
+static double score_fgd(sc_fleet *f, const creq *q, int n, int *pick, bool ours) {
+  const node *nd = &f->nodes[n];
+  if (nd->chip < 0) return 50; /* CPU-only node: nothing to fragment, σ(0) */
+  const wlist *w = &f->wl[nd->chip];
+  double F = sched_node_frag(f, n), lam = ours ? f->strand_weight : 0;
+  double S0 = lam > 0 ? strand(w, node_idle_total(f, n), (double)nd->cpu_free) : 0;
+  double L1 = (double)(nd->cpu_free - q->cpu);
   int Ta;
   if (!q->share) {
     double d = F - frag_after(f, q, n, -1, &Ta);
-    if (exact) return d + 1e-6 * (MAX_SPEC_GPU - Ta) / MAX_SPEC_GPU;
+    if (lam > 0) d += lam * fmin(0, S0 - strand(w, Ta, L1));
     return floor(100.0 * sigmoid(d / 1000.0));
   }
   double best = -INFINITY;
@@ -210,21 +246,14 @@ static double score_fgd(sc_fleet *f, const creq *q, int n, int *pick, bool exact
     if (dup) continue; /* same idle value gives the same state; first index wins */
     seen[nseen++] = v;
     double delta = F - frag_after(f, q, n, i, &Ta);
-    double sc = exact ? delta : floor(100.0 * sigmoid(delta / 1000.0));
-    if (exact) sc += 1e-6 * (MAX_SPEC_GPU - Ta) / MAX_SPEC_GPU + 1e-9 * (1000 - v) / 1000.0;
+    if (lam > 0) delta += lam * fmin(0, S0 - strand(w, Ta, L1));
+    double sc = floor(100.0 * sigmoid(delta / 1000.0));
     if (sc > best) {
       best = sc;
       *pick = i;
     }
   }
   return best;
-}
-
-static int node_idle_total(const sc_fleet *f, int n) {
-  const node *nd = &f->nodes[n];
-  int T = 0;
-  for (int i = 0; i < nd->ndev; i++) T += dev_idle(&f->devs[nd->dev0 + i]);
-  return T;
 }
 
 static double score_dotprod(const sc_fleet *f, const creq *q, int n) {
