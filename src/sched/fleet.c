@@ -280,7 +280,7 @@ void sc_fleet_set_ranks(sc_fleet *f, const uint32_t *rank) {
 
 /* ---- requests ---- */
 
-static uint64_t chip_mask(const sc_fleet *f, const char *list) {
+uint64_t sched_chip_mask(const sc_fleet *f, const char *list) {
   if (!list || !*list) return ~UINT64_C(0);
   uint64_t m = 0;
   const char *p = list;
@@ -320,7 +320,7 @@ static int compile_req(sc_fleet *f, const sc_sched_req *r, creq *q, sc_err *e) {
   q->gmem = r->gpus ? r->gpu_mem_mib : 0;
   q->mindev = r->gpus ? r->min_dev_mem_mib : 0;
   q->tag = !r->gpus ? -1 : q->share ? 0 : r->gpus;
-  q->chipmask = chip_mask(f, r->chips);
+  q->chipmask = sched_chip_mask(f, r->chips);
   q->chips_text = r->chips && *r->chips ? r->chips : NULL;
   q->region = -1;
   if (r->region && *r->region) {
@@ -329,7 +329,8 @@ static int compile_req(sc_fleet *f, const sc_sched_req *r, creq *q, sc_err *e) {
     q->region_text = r->region;
   }
   q->strict = r->region_strict;
-  q->pool = r->allow_pool;
+  q->pool = r->allow_pool || r->pool_only;
+  q->pool_only = r->pool_only;
   q->dep = r->deployment && *r->deployment ? strtab_find(&f->deps, r->deployment) : -1;
   return 0;
 }
@@ -339,6 +340,7 @@ enum {
   R_DOWN,
   R_REGION,
   R_POOL,
+  R_SELF,
   R_NOGPU,
   R_CHIP,
   R_DEVMEM,
@@ -357,6 +359,7 @@ static int node_check(const sc_fleet *f, const creq *q, int n, bool ever, bool s
   if (nd->health == SC_HEALTH_REMOVED || (!ever && (nd->health != SC_HEALTH_OK || !nd->schedulable))) return R_DOWN;
   if (q->strict && q->region != -1 && nd->region != q->region) return R_REGION;
   if (nd->kind == SC_OWNER_POOL && !q->pool) return R_POOL;
+  if (nd->kind != SC_OWNER_POOL && q->pool_only) return R_SELF;
   if (q->gpus) {
     if (nd->ndev == 0) return R_NOGPU;
     if (!(q->chipmask >> nd->chip & 1)) return R_CHIP;
@@ -396,6 +399,9 @@ static void reason_text(const sc_fleet *f, const creq *q, int r, char *buf, size
     break;
   case R_POOL:
     snprintf(buf, cap, "open-pool node not allowed");
+    break;
+  case R_SELF:
+    snprintf(buf, cap, "not an open-pool node");
     break;
   case R_NOGPU:
     snprintf(buf, cap, "no GPUs");
@@ -465,7 +471,7 @@ typedef struct ckey {
   int64_t cpu, gmem, mindev;
   uint64_t chipmask;
   int32_t gpus, milli, region;
-  uint8_t strict, pool;
+  uint8_t strict, pool, pool_only;
 } ckey;
 
 static ckey make_key(const creq *q) {
@@ -480,6 +486,7 @@ static ckey make_key(const creq *q) {
   k.region = q->strict ? q->region : -1;
   k.strict = q->strict;
   k.pool = q->pool;
+  k.pool_only = q->pool_only;
   return k;
 }
 

@@ -82,7 +82,7 @@ typedef struct creq {
   int tag;         /* gpu-clustering tag, -1 for CPU-only */
   uint64_t chipmask; /* allowed interned chips */
   int region;      /* -1 any; -2 named region unknown to the fleet */
-  bool strict, pool;
+  bool strict, pool, pool_only;
   int dep;         /* deployment index, -1 none */
   const char *chips_text, *region_text;
 } creq;
@@ -129,6 +129,9 @@ struct sc_fleet {
   uint32_t *node_mark, *owner_mark;
   int *scratch;
 };
+
+/* fleet.c, for llm.c */
+uint64_t sched_chip_mask(const sc_fleet *f, const char *list);
 
 /* policy.c */
 void sched_compile_workload(sc_fleet *f);

@@ -87,6 +87,7 @@ typedef struct sc_sched_req {
   const char *region;  /* NULL/"" = anywhere */
   bool region_strict;  /* true: only that region; false: prefer it */
   bool allow_pool;     /* open-pool (owner_kind pool) nodes allowed */
+  bool pool_only;      /* only open-pool nodes (implies allow_pool) */
   const char *deployment; /* replicas of one deployment: never two on one node, spread over owners */
   bool explain;        /* also count rejection reasons when placed (always done on failure) */
 } sc_sched_req;
@@ -183,14 +184,16 @@ typedef struct sc_llm_slo {
 } sc_llm_slo;
 
 typedef struct sc_llm_costs {
-  double years;      /* straight-line depreciation period; default 5 */
-  double usd_per_kwh;/* default 0.10 */
-  double pue;        /* default 1.3 */
+  double years;       /* straight-line depreciation period; default 5 */
+  double usd_per_kwh; /* default 0.10 */
+  double pue;         /* default 1.3 */
+  double pool_share;  /* open-pool devices: the owner's share of the catalogue rent; default 0.7 */
 } sc_llm_costs;
 
 typedef struct sc_llm_plan {
   char chip[SC_SCHED_ID_MAX];
   int devices;          /* on one node */
+  bool pool;            /* on an open-pool node (priced at the owner's share) */
   int64_t mem_per_dev_mib;
   double tpot_ms;       /* estimated */
   double ttft_ms;       /* estimated */
@@ -208,8 +211,14 @@ int sc_fleet_place_llm(sc_fleet *f, const sc_chips *catalogue, const sc_llm_mode
                        const sc_llm_costs *costs, const sc_sched_req *base, sc_rng *rng, int64_t now_ms,
                        sc_sched_result *out, sc_llm_plan *plan, sc_err *e);
 
-/* The estimates used above, for one chip and device count (exposed for tests and docs). */
+/* The estimates used above, for one chip and device count (exposed for tests and docs):
+ * memory per device in MiB, TPOT and TTFT in ms. */
+double sc_llm_mem_per_dev_mib(const sc_llm_model *m, int devices);
 void sc_llm_estimate(const sc_llm_model *m, double bw_tbps, double bf16_tflops, int devices, double *tpot_ms,
                      double *ttft_ms);
+/* Cost of one device-hour in USD: own devices purchase/(years·8766 h) + tdp·pue·price;
+ * pool devices pool_share × rent when the catalogue lists a rent, else the same as own. */
+double sc_llm_device_usd_per_hour(const sc_llm_costs *c, double purchase_usd, double tdp_w, double rent_usd_per_hour,
+                                  bool pool);
 
 #endif
