@@ -169,6 +169,7 @@ int sc_fleet_place_llm(sc_fleet *f, const sc_chips *catalogue, const sc_llm_mode
   }
   qsort(plans, (size_t)np, sizeof *plans, cmp_plan);
   int rc = SC_EUNAVAIL;
+  bool all_never = true;
   for (int i = 0; i < np; i++) {
     sc_sched_req r = *base;
     r.gpus = plans[i].p.devices;
@@ -185,6 +186,7 @@ int sc_fleet_place_llm(sc_fleet *f, const sc_chips *catalogue, const sc_llm_mode
       goto done;
     }
     if (rc != SC_EUNAVAIL) goto done;
+    all_never &= res.never;
     size_t o = strlen(why);
     snprintf(why + o, sizeof why - o, "%s%d×%s%s: %.200s", *why ? "; " : "", plans[i].p.devices, plans[i].p.chip,
              plans[i].p.pool ? " (pool)" : "", res.why);
@@ -195,7 +197,7 @@ int sc_fleet_place_llm(sc_fleet *f, const sc_chips *catalogue, const sc_llm_mode
     snprintf(out->why, sizeof out->why, "model needs %s MiB on one device (%.1f GiB): %.440s",
              sc_sched_fmt_count(num, sizeof num, (long long)ceil(need1)), need1 / 1024.0, why);
   }
-  out->never = np == 0;
+  out->never = all_never;
   rc = SC_EUNAVAIL;
 done:
   free(plans);
