@@ -125,9 +125,7 @@ sc_fleet *sc_fleet_create(sc_sched_policy p) {
 
 static void drop_classes(sc_fleet *f) {
   for (int i = 0; i < f->nclasses; i++) {
-    free(f->classes[i].score);
-    free(f->classes[i].pick);
-    free(f->classes[i].ver);
+    free(f->classes[i].e);
   }
   free(f->classes);
   f->classes = NULL;
@@ -144,6 +142,7 @@ void sc_fleet_destroy(sc_fleet *f) {
   free(f->tasks);
   free(f->task_chips);
   free(f->nodes);
+  free(f->hot);
   free(f->devs);
   free(f->allocs);
   free(f->freelist);
@@ -201,6 +200,7 @@ int sc_fleet_add_node(sc_fleet *f, const sc_node_spec *n, const sc_device_spec *
   if (f->nnodes == f->capnodes) {
     f->capnodes = f->capnodes ? f->capnodes * 2 : 64;
     f->nodes = sc_xrealloc(f->nodes, (size_t)f->capnodes * sizeof *f->nodes);
+    f->hot = sc_xrealloc(f->hot, (size_t)f->capnodes * sizeof *f->hot);
     f->node_mark = sc_xrealloc(f->node_mark, (size_t)f->capnodes * sizeof *f->node_mark);
     f->scratch = sc_xrealloc(f->scratch, (size_t)f->capnodes * sizeof *f->scratch);
   }
@@ -235,8 +235,7 @@ int sc_fleet_add_node(sc_fleet *f, const sc_node_spec *n, const sc_device_spec *
   nd->kind = (uint8_t)n->owner_kind;
   nd->schedulable = n->schedulable;
   nd->health = SC_HEALTH_OK;
-  nd->ver = 1;
-  nd->rank = (uint32_t)f->nnodes;
+  f->hot[f->nnodes] = (hot){.ver = 1, .rank = (uint32_t)f->nnodes, .mem_free = n->mem_mib};
   for (int i = 0; i < ndev; i++) {
     dev *d = &f->devs[f->ndevs + i];
     d->free = 1000;
@@ -275,7 +274,7 @@ int sc_fleet_set_workload(sc_fleet *f, const sc_sched_task *tasks, int n, sc_err
 }
 
 void sc_fleet_set_ranks(sc_fleet *f, const uint32_t *rank) {
-  for (int i = 0; i < f->nnodes; i++) f->nodes[i].rank = rank[i];
+  for (int i = 0; i < f->nnodes; i++) f->hot[i].rank = rank[i];
 }
 
 /* ---- requests ---- */
@@ -505,7 +504,7 @@ static bool class_key_eq(const sclass *c, const creq *q) {
 static sclass *class_for(sc_fleet *f, const creq *q) {
   if (f->policy == SC_POLICY_RANDOM || !f->nnodes) return NULL;
   if (!f->classes) {
-    size_t per = (size_t)f->nnodes * (sizeof(double) + sizeof(int8_t) + sizeof(uint32_t));
+    size_t per = (size_t)f->nnodes * sizeof(struct centry);
     size_t n = ((size_t)64 << 20) / per;
     f->nclasses = n < 16 ? 16 : n > 1024 ? 1024 : (int)n;
     f->classes = sc_xcalloc((size_t)f->nclasses, sizeof *f->classes);
@@ -525,12 +524,8 @@ static sclass *class_for(sc_fleet *f, const creq *q) {
   victim->key = key_hash(&k);
   victim->used = true;
   victim->last_use = f->use_clock;
-  if (!victim->ver) {
-    victim->score = sc_xmalloc((size_t)f->nnodes * sizeof *victim->score);
-    victim->pick = sc_xmalloc((size_t)f->nnodes * sizeof *victim->pick);
-    victim->ver = sc_xmalloc((size_t)f->nnodes * sizeof *victim->ver);
-  }
-  memset(victim->ver, 0, (size_t)f->nnodes * sizeof *victim->ver);
+  if (!victim->e) victim->e = sc_xmalloc((size_t)f->nnodes * sizeof *victim->e);
+  for (int n = 0; n < f->nnodes; n++) victim->e[n].ver = 0;
   return victim;
 }
 
@@ -646,7 +641,8 @@ static uint64_t commit(sc_fleet *f, const creq *q, const sc_sched_req *r, int n,
   nd->cpu_free -= q->cpu;
   nd->mem_free -= q->mem;
   node_tag(nd, q->tag, +1);
-  nd->ver++;
+  f->hot[n].ver++;
+  f->hot[n].mem_free = nd->mem_free;
   f->used_milli += (int64_t)q->milli * al->ndev;
   if (r->deployment && *r->deployment) {
     int before = f->deps.n;
@@ -681,46 +677,43 @@ int sc_fleet_place(sc_fleet *f, const sc_sched_req *r, sc_rng *rng, int64_t now_
   cand best = {.node = -1}, top[SC_SCHED_TOPK];
   int ntop = 0, nfeas = 0;
   bool tiers = (q.region != -1 && !q.strict) || q.dep >= 0;
-  for (int n = 0; n < f->nnodes; n++) {
-    node *nd = &f->nodes[n];
-    double score;
-    int pick = -1;
-    if (cls) {
-      uint32_t v = nd->ver + f->epoch_ver;
-      if (cls->ver[n] != v) {
-        if (node_check(f, &q, n, false, true) == R_OK) {
-          cls->score[n] = sched_score(f, &q, n, &pick);
-          cls->pick[n] = (int8_t)pick;
-        } else {
-          cls->score[n] = -INFINITY;
-        }
-        cls->ver[n] = v;
+  if (!cls) { /* random policy: every feasible node, then one uniformly */
+    for (int n = 0; n < f->nnodes; n++)
+      if (node_check(f, &q, n, false, false) == R_OK) f->scratch[nfeas++] = n;
+  } else {
+    const uint32_t ev = f->epoch_ver;
+    const hot *h = f->hot;
+    struct centry *ce = cls->e;
+    double cut = -INFINITY; /* top[ntop-1].score once the list is full */
+    for (int n = 0; n < f->nnodes; n++) {
+      uint32_t v = h[n].ver + ev;
+      if (ce[n].ver != v) {
+        int pick = -1;
+        ce[n].score = node_check(f, &q, n, false, true) == R_OK ? sched_score(f, &q, n, &pick) : -INFINITY;
+        ce[n].pick = pick;
+        ce[n].ver = v;
       }
-      score = cls->score[n];
-      if (score == -INFINITY) continue;
-      if (nd->mem_free < q.mem) continue;
+      double score = ce[n].score;
+      if (score == -INFINITY || h[n].mem_free < q.mem) continue;
       if (q.dep >= 0 && f->node_mark[n] == f->stamp) continue;
-      pick = cls->pick[n];
-    } else {
-      if (node_check(f, &q, n, false, false) != R_OK) continue;
-      score = 0;
+      nfeas++;
+      if (!tiers && score < cut) continue; /* cannot enter the top list nor win */
+      cand c = {.node = n, .score = score, .rank = h[n].rank, .pick = ce[n].pick};
+      if (tiers) {
+        const node *nd = &f->nodes[n];
+        if (q.region != -1 && !q.strict && nd->region != q.region) c.tier += 2;
+        if (q.dep >= 0 && nd->owner >= 0 && f->owner_mark[nd->owner] == f->stamp) c.tier += 1;
+      }
+      if (ntop < SC_SCHED_TOPK || better(&c, &top[ntop - 1])) {
+        topk_insert(top, &ntop, &c);
+        if (ntop == SC_SCHED_TOPK) cut = top[ntop - 1].score;
+      }
     }
-    if (!cls) { /* random policy: collect, choose below */
-      f->scratch[nfeas++] = n;
-      continue;
-    }
-    nfeas++;
-    cand c = {.node = n, .score = score, .rank = nd->rank, .pick = pick};
-    if (tiers) {
-      if (q.region != -1 && !q.strict && nd->region != q.region) c.tier += 2;
-      if (q.dep >= 0 && nd->owner >= 0 && f->owner_mark[nd->owner] == f->stamp) c.tier += 1;
-    }
-    if (best.node < 0 || better(&c, &best)) best = c;
-    if (ntop < SC_SCHED_TOPK || better(&c, &top[ntop - 1])) topk_insert(top, &ntop, &c);
+    if (ntop) best = top[0];
   }
   if (!cls && nfeas) {
     int n = f->scratch[rng ? sc_rng_below(rng, (uint64_t)nfeas) : 0];
-    best = (cand){.node = n, .score = 100, .rank = f->nodes[n].rank, .pick = -1};
+    best = (cand){.node = n, .score = 100, .rank = f->hot[n].rank, .pick = -1};
     top[0] = best;
     ntop = 1;
   }
@@ -778,7 +771,8 @@ int sc_fleet_release(sc_fleet *f, uint64_t handle, sc_err *e) {
   nd->cpu_free += al->cpu;
   nd->mem_free += al->mem;
   node_tag(nd, al->tag, -1);
-  nd->ver++;
+  f->hot[al->node].ver++;
+  f->hot[al->node].mem_free = nd->mem_free;
   f->used_milli -= (int64_t)al->milli * al->ndev;
   if (al->dep >= 0) dep_remove(f, al->dep, al->node);
   al->used = false;
@@ -802,7 +796,7 @@ int sc_fleet_set_device_health(sc_fleet *f, const char *node_id, int dev_idx, sc
   if (dev_idx < 0 || dev_idx >= nd->ndev || (unsigned)h > SC_HEALTH_REMOVED)
     return sc_err_set(e, SC_EINVAL, "invalid_device", "node %s has no device %d", node_id, dev_idx);
   f->devs[nd->dev0 + dev_idx].health = (uint8_t)h;
-  nd->ver++;
+  f->hot[n].ver++;
   return 0;
 }
 
@@ -811,7 +805,7 @@ int sc_fleet_set_node_health(sc_fleet *f, const char *node_id, sc_health h, sc_e
   if (n < 0) return SC_ENOENT;
   if ((unsigned)h > SC_HEALTH_REMOVED) return sc_err_set(e, SC_EINVAL, "invalid_health", "bad health %d", (int)h);
   f->nodes[n].health = (uint8_t)h;
-  f->nodes[n].ver++;
+  f->hot[n].ver++;
   return 0;
 }
 
@@ -819,7 +813,7 @@ int sc_fleet_set_schedulable(sc_fleet *f, const char *node_id, bool on, sc_err *
   int n = node_by_id(f, node_id, e);
   if (n < 0) return SC_ENOENT;
   f->nodes[n].schedulable = on;
-  f->nodes[n].ver++;
+  f->hot[n].ver++;
   return 0;
 }
 

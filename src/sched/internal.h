@@ -30,15 +30,20 @@ typedef struct node {
   int chip;   /* interned chip, -1 when the node has no devices */
   int region; /* -1 none */
   int owner;  /* -1 none */
-  uint32_t ver;      /* bumped on every change; score caches compare it */
   uint32_t frag_ver; /* version frag was computed at (0 = never) */
   double frag;
   uint8_t kind, health;
   bool schedulable;
   uint16_t tags[NTAGS];
   uint8_t ntags; /* distinct tags with a non-zero count */
-  uint32_t rank;
 } node;
+
+/* What the decision scan reads for every node, packed: version (bumped on every change; score
+ * caches compare it), tie-break rank, and free memory (mirrors node.mem_free). */
+typedef struct hot {
+  uint32_t ver, rank;
+  int64_t mem_free;
+} hot;
 
 typedef struct dev {
   int32_t free;  /* free compute milli (0..1000) */
@@ -92,14 +97,17 @@ typedef struct sclass {
   uint64_t key;
   bool used;
   uint64_t last_use;
-  double *score;   /* per node; -INFINITY = infeasible by shape */
-  int8_t *pick;    /* chosen device for share requests */
-  uint32_t *ver;   /* node version the entry was computed at; 0 = empty */
+  struct centry {
+    double score;  /* -INFINITY = infeasible by shape */
+    uint32_t ver;  /* node version the entry was computed at; 0 = empty */
+    int32_t pick;  /* chosen device for share requests */
+  } *e;            /* per node */
 } sclass;
 
 struct sc_fleet {
   sc_sched_policy policy;
   node *nodes;
+  hot *hot;
   int nnodes, capnodes;
   dev *devs;
   int ndevs, capdevs;

@@ -140,7 +140,7 @@ static int node_idle(const sc_fleet *f, int n, int *s) {
 
 double sched_node_frag(sc_fleet *f, int n) {
   node *nd = &f->nodes[n];
-  uint32_t v = nd->ver + f->epoch_ver;
+  uint32_t v = f->hot[n].ver + f->epoch_ver;
   if (nd->frag_ver == v && v) return nd->frag;
   double F = 0;
   if (nd->chip >= 0) {
