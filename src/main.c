@@ -27,6 +27,7 @@ static const command commands[] = {
     {"discover", sc_cmd_discover, "show the devices found on this host"},
     {"chips", sc_cmd_chips, "show the chip catalogue"},
     /* placement */
+    {"place", sc_cmd_place, "place --dry-run: where a request would go, top candidates, rejections"},
     {"sched-bench", sc_cmd_sched_bench, "replay the Alibaba GPU traces under each placement policy"},
     /* engine */
     /* serving */

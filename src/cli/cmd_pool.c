@@ -355,3 +355,86 @@ int sc_cmd_node(int argc, char **argv) {
   }
   return emit(&c, r, node_done);
 }
+
+/* ---------- placement ---------- */
+
+static void place_table(const json_t *o) {
+  if (json_is_true(json_object_get(o, "placed"))) {
+    json_t *devs = json_object_get(o, "devices");
+    char dl[128] = "";
+    size_t used = 0, i;
+    json_t *d;
+    json_array_foreach(devs, i, d) {
+      int w = snprintf(dl + used, sizeof dl - used, "%s%lld", i ? "," : "", (long long)json_integer_value(d));
+      if (w > 0 && (size_t)w < sizeof dl - used) used += (size_t)w;
+    }
+    printf("would place on %s (%s, region %s, owner %s): %s devices [%s] at %lld milli each, score %.2f\n",
+           json_string_value(json_object_get(o, "node")), json_string_value(json_object_get(o, "node_id")),
+           json_string_value(json_object_get(o, "region")), json_string_value(json_object_get(o, "owner")),
+           json_string_value(json_object_get(o, "chip")), dl,
+           (long long)json_integer_value(json_object_get(o, "gpu_milli")),
+           json_number_value(json_object_get(o, "score")));
+  } else {
+    printf("cannot place now%s\n", json_is_true(json_object_get(o, "never")) ? " (and never could)" : "");
+  }
+  printf("policy %s, %lld feasible nodes\n", json_string_value(json_object_get(o, "policy")),
+         (long long)json_integer_value(json_object_get(o, "feasible_nodes")));
+  cli_table *t = cli_table_new(3, "CANDIDATE", "NODE_ID", "SCORE");
+  size_t i;
+  json_t *c;
+  json_array_foreach(json_object_get(o, "candidates"), i, c) {
+    char sc[32];
+    snprintf(sc, sizeof sc, "%.3f", json_number_value(json_object_get(c, "score")));
+    cli_table_row(t, json_string_value(json_object_get(c, "node")), json_string_value(json_object_get(c, "node_id")), sc);
+  }
+  cli_table_print(t);
+  const char *why = json_string_value(json_object_get(o, "why"));
+  if (why && *why) printf("rejected: %s\n", why);
+}
+
+int sc_cmd_place(int argc, char **argv) {
+  cli_common c = {0};
+  bool dry = false, strict = false, pool_ok = false, pool_only = false;
+  int64_t gpus = 0, milli = 1000, cpu = 0, mem = 0;
+  double gpu_mem_gib = 0, min_dev_gib = 0;
+  const char *chips = NULL, *region = NULL, *policy = NULL;
+  sc_flag flags[] = {CLI_COMMON_FLAGS(&c),
+                     {.name = "dry-run", .type = SC_FLAG_BOOL, .out = &dry, .help = "show where it would go (required)"},
+                     {.name = "gpus", .type = SC_FLAG_I64, .out = &gpus, .min = 0, .max = 8, .help = "devices (0 = CPU only)"},
+                     {.name = "gpu-milli", .type = SC_FLAG_I64, .out = &milli, .min = 1, .max = 1000, .help = "compute share per device (1000 = whole)"},
+                     {.name = "gpu-mem", .type = SC_FLAG_DOUBLE, .out = &gpu_mem_gib, .dmin = 0, .dmax = 1 << 20, .help = "device memory per device in GiB"},
+                     {.name = "min-device-mem", .type = SC_FLAG_DOUBLE, .out = &min_dev_gib, .dmin = 0, .dmax = 1 << 20, .help = "only devices with at least this many GiB"},
+                     {.name = "cpu", .type = SC_FLAG_I64, .out = &cpu, .min = 0, .max = INT64_C(1) << 30, .help = "CPU milli-cores"},
+                     {.name = "mem", .type = SC_FLAG_I64, .out = &mem, .min = 0, .max = INT64_C(1) << 30, .help = "host memory MiB"},
+                     {.name = "chips", .type = SC_FLAG_STR, .out = &chips, .help = "allowed chips or vendors, '|'-separated"},
+                     {.name = "region", .type = SC_FLAG_STR, .out = &region, .help = "preferred region"},
+                     {.name = "strict-region", .type = SC_FLAG_BOOL, .out = &strict, .help = "only that region"},
+                     {.name = "pool-ok", .type = SC_FLAG_BOOL, .out = &pool_ok, .help = "open-pool nodes allowed"},
+                     {.name = "pool-only", .type = SC_FLAG_BOOL, .out = &pool_only, .help = "only open-pool nodes"},
+                     {.name = "policy", .type = SC_FLAG_STR, .out = &policy, .help = "placement policy (default suanchi)"},
+                     {0}};
+  PARSE("place", "suanchi place --dry-run [--gpus N] [--gpu-milli M] [--gpu-mem GiB] [--chips LIST] [--region R] ...", 0, 0);
+  if (!dry) {
+    fprintf(stderr, "suanchi place: only --dry-run is supported (deployments place their own replicas)\n");
+    return 2;
+  }
+  if (strict && !region) {
+    fprintf(stderr, "suanchi place: --strict-region needs --region\n");
+    return 2;
+  }
+  json_t *body = json_pack("{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:b,s:b}", "dry_run", 1, "gpus", (json_int_t)gpus,
+                           "gpu_milli", (json_int_t)milli, "gpu_mem_mib", (json_int_t)(gpu_mem_gib * 1024),
+                           "min_device_mem_mib", (json_int_t)(min_dev_gib * 1024), "cpu_milli", (json_int_t)cpu,
+                           "mem_mib", (json_int_t)mem, "region_strict", strict, "pool_ok", pool_ok, "pool_only",
+                           pool_only);
+  if (chips) json_object_set_new(body, "chips", json_string(chips));
+  if (region) json_object_set_new(body, "region", json_string(region));
+  if (policy) json_object_set_new(body, "policy", json_string(policy));
+  json_t *r;
+  int rc = cli_call("place", &c, "POST", "/api/v1/place", body, &r);
+  json_decref(body);
+  if (rc) return rc;
+  int placed = json_is_true(json_object_get(r, "placed"));
+  emit(&c, r, place_table);
+  return placed ? 0 : 1;
+}

@@ -21,6 +21,7 @@ int sc_cmd_discover(int argc, char **argv);
 int sc_cmd_chips(int argc, char **argv);
 
 /* placement (src/sched) */
+int sc_cmd_place(int argc, char **argv);
 int sc_cmd_sched_bench(int argc, char **argv);
 
 /* engine (src/engine) */

@@ -652,6 +652,15 @@ static void chips_list(call *k) {
   reply_json(k, 200, arr);
 }
 
+static void place(call *k) {
+  json_t *b = NULL;
+  sc_err e;
+  int rc = body_json(k, &b, &e);
+  if (rc) return reply_err(k, rc, &e);
+  ctl_place_dry_run(k->c, k->req, b, &e, &k->status);
+  json_decref(b);
+}
+
 static void authenticate(call *k) {
   k->role = ROLE_NONE;
   const char *tok = sc_http_bearer(k->req, k->cred_buf, sizeof k->cred_buf);
@@ -704,6 +713,7 @@ static void route_api(call *k) {
   if (k->nseg >= 2 && k->nseg <= 3 && strcmp(k->seg[0], "nodes") == 0) return node_action(k);
   if (is(k, EVHTTP_REQ_GET, 1, "devices")) return devices_list(k);
   if (is(k, EVHTTP_REQ_GET, 1, "chips")) return chips_list(k);
+  if (is(k, EVHTTP_REQ_POST, 1, "place")) return place(k);
   reply_fail(k, SC_ENOENT, "not_found", "no such route: %s %s",
              k->method == EVHTTP_REQ_GET ? "GET" : k->method == EVHTTP_REQ_POST ? "POST"
                                                 : k->method == EVHTTP_REQ_DELETE ? "DELETE"

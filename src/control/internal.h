@@ -78,6 +78,14 @@ void ctl_node_free(ctl_node *n);
 /* JSON of a node as the API shows it (new reference). */
 json_t *ctl_node_json(const ctl *c, const ctl_node *n);
 
+/* placement.c */
+typedef struct sc_fleet sc_fleet;
+int ctl_fleet_build(ctl *c, int policy, sc_fleet **out, sc_err *e);
+int ctl_fleet_device_index(const ctl_node *n, int k);
+struct sc_sched_result;
+json_t *ctl_place_result_json(ctl *c, const struct sc_sched_result *r, bool placed);
+void ctl_place_dry_run(ctl *c, struct evhttp_request *req, const json_t *b, sc_err *e, int *status);
+
 /* metrics.c */
 extern const double ctl_hist_bounds[CTL_HIST_BUCKETS];
 void ctl_metrics_observe(int64_t *hist, double *sum, double seconds);
