@@ -38,24 +38,28 @@ INL float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
 INL void tile_q8_0(const uint8_t *row, int nb, const sc_act_block *const *x, int nt, float *out) {
   __m256 acc[TILE];
+  _Pragma("GCC unroll 4")
   for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
   const sc_block_q8_0 *b = (const sc_block_q8_0 *)row;
   for (int i = 0; i < nb; i++) {
     __m256i w = _mm256_loadu_si256((const __m256i *)b[i].qs);
     __m256i aw = _mm256_sign_epi8(w, w);
     float dw = h2f(b[i].d);
+    _Pragma("GCC unroll 4")
     for (int t = 0; t < nt; t++) {
       __m256i xv = _mm256_loadu_si256((const __m256i *)x[t][i].q);
       __m256i p = dot_u8s8(aw, _mm256_sign_epi8(xv, w));
       acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw * x[t][i].d), acc[t]);
     }
   }
+  _Pragma("GCC unroll 4")
   for (int t = 0; t < nt; t++) out[t] = hsum(acc[t]);
 }
 
 INL void tile_q4_0(const uint8_t *row, int nb, const sc_act_block *const *x, int nt, float *out) {
   __m256 acc[TILE];
   float off[TILE];
+  _Pragma("GCC unroll 4")
   for (int t = 0; t < nt; t++) {
     acc[t] = _mm256_setzero_ps();
     off[t] = 0;
@@ -66,6 +70,7 @@ INL void tile_q4_0(const uint8_t *row, int nb, const sc_act_block *const *x, int
     __m128i raw = _mm_loadu_si128((const __m128i *)b[i].qs);
     __m256i q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), m4), _mm_and_si128(raw, m4));
     float dw = h2f(b[i].d);
+    _Pragma("GCC unroll 4")
     for (int t = 0; t < nt; t++) {
       __m256i xv = _mm256_loadu_si256((const __m256i *)x[t][i].q);
       __m256i p = dot_u8s8(q, xv);
@@ -73,6 +78,7 @@ INL void tile_q4_0(const uint8_t *row, int nb, const sc_act_block *const *x, int
       off[t] += dw * x[t][i].s;
     }
   }
+  _Pragma("GCC unroll 4")
   for (int t = 0; t < nt; t++) out[t] = hsum(acc[t]) - 8.0f * off[t];
 }
 
@@ -89,6 +95,7 @@ INL void scale_min(int j, const uint8_t *q, int *d, int *m) {
 INL void tile_q4_k(const uint8_t *row, int nb, const sc_act_block *const *x, int nt, float *out) {
   __m256 acc[TILE];
   float off[TILE];
+  _Pragma("GCC unroll 4")
   for (int t = 0; t < nt; t++) {
     acc[t] = _mm256_setzero_ps();
     off[t] = 0;
@@ -107,6 +114,7 @@ INL void tile_q4_k(const uint8_t *row, int nb, const sc_act_block *const *x, int
     for (int j = 0; j < 4; j++) {
       __m256i raw = _mm256_loadu_si256((const __m256i *)(b[i].qs + 32 * j));
       __m256i lo = _mm256_and_si256(raw, m4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+      _Pragma("GCC unroll 4")
       for (int t = 0; t < nt; t++) {
         const sc_act_block *x0 = &x[t][i * 8 + 2 * j], *x1 = x0 + 1;
         __m256i p0 = dot_u8s8(lo, _mm256_loadu_si256((const __m256i *)x0->q));
@@ -117,11 +125,13 @@ INL void tile_q4_k(const uint8_t *row, int nb, const sc_act_block *const *x, int
       }
     }
   }
+  _Pragma("GCC unroll 4")
   for (int t = 0; t < nt; t++) out[t] = hsum(acc[t]) - off[t];
 }
 
 INL void tile_q6_k(const uint8_t *row, int nb, const sc_act_block *const *x, int nt, float *out) {
   __m256 acc[TILE];
+  _Pragma("GCC unroll 4")
   for (int t = 0; t < nt; t++) acc[t] = _mm256_setzero_ps();
   const __m256i m4 = _mm256_set1_epi8(0xF), m2 = _mm256_set1_epi8(3), o32 = _mm256_set1_epi8(32);
   const sc_block_q6_k *b = (const sc_block_q6_k *)row;
@@ -143,6 +153,7 @@ INL void tile_q6_k(const uint8_t *row, int nb, const sc_act_block *const *x, int
         __m256i aq = _mm256_sign_epi8(qs, qs);
         const int8_t *sc = b[i].scales + 8 * h + 2 * k;
         __m256 sv = _mm256_set_m128(_mm_set1_ps(d * (float)sc[1]), _mm_set1_ps(d * (float)sc[0]));
+        _Pragma("GCC unroll 4")
         for (int t = 0; t < nt; t++) {
           const sc_act_block *xb = &x[t][i * 8 + 4 * h + k];
           __m256i p = dot_u8s8(aq, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)xb->q), qs));
@@ -151,6 +162,7 @@ INL void tile_q6_k(const uint8_t *row, int nb, const sc_act_block *const *x, int
       }
     }
   }
+  _Pragma("GCC unroll 4")
   for (int t = 0; t < nt; t++) out[t] = hsum(acc[t]);
 }
 
@@ -175,6 +187,7 @@ INL float load1(uint32_t type, const uint8_t *row, int i) {
 INL void tile_float(uint32_t type, const uint8_t *row, int n, const float *const *x, int nt, float *out) {
   __m256 acc[TILE];
   float tail[TILE];
+  _Pragma("GCC unroll 4")
   for (int t = 0; t < nt; t++) {
     acc[t] = _mm256_setzero_ps();
     tail[t] = 0;
@@ -182,12 +195,15 @@ INL void tile_float(uint32_t type, const uint8_t *row, int n, const float *const
   int i = 0;
   for (; i + 8 <= n; i += 8) {
     __m256 w = load8(type, row, i);
+    _Pragma("GCC unroll 4")
     for (int t = 0; t < nt; t++) acc[t] = _mm256_fmadd_ps(w, _mm256_loadu_ps(x[t] + i), acc[t]);
   }
   for (; i < n; i++) {
     float w = load1(type, row, i);
+    _Pragma("GCC unroll 4")
     for (int t = 0; t < nt; t++) tail[t] += w * x[t][i];
   }
+  _Pragma("GCC unroll 4")
   for (int t = 0; t < nt; t++) out[t] = hsum(acc[t]) + tail[t];
 }
 

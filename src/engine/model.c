@@ -22,7 +22,6 @@
 #include "engine/model.h"
 
 #include <math.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -408,28 +407,21 @@ typedef struct mm_ctx {
   int n_jobs;
   const sc_acts *a;
   int chunk;
-  int total; /* chunks over all jobs */
-  atomic_int next;
 } mm_ctx;
 
-static void mm_worker(void *arg, int ith, int nth) {
+/* Task = one chunk of rows of one job (chunks numbered across jobs). */
+static void mm_task(void *arg, int ci, int ith) {
   (void)ith;
-  (void)nth;
   mm_ctx *c = arg;
-  for (;;) {
-    int ci = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
-    if (ci >= c->total) break;
-    /* map the chunk index to (job, row range) */
-    for (int j = 0; j < c->n_jobs; j++) {
-      int nc = (c->jobs[j].w->n_out + c->chunk - 1) / c->chunk;
-      if (ci < nc) {
-        int r0 = ci * c->chunk, r1 = r0 + c->chunk;
-        if (r1 > c->jobs[j].w->n_out) r1 = c->jobs[j].w->n_out;
-        c->k->matmul(c->jobs[j].w, r0, r1, c->a, c->jobs[j].y, c->jobs[j].ldy);
-        break;
-      }
-      ci -= nc;
+  for (int j = 0; j < c->n_jobs; j++) {
+    int nc = (c->jobs[j].w->n_out + c->chunk - 1) / c->chunk;
+    if (ci < nc) {
+      int r0 = ci * c->chunk, r1 = r0 + c->chunk;
+      if (r1 > c->jobs[j].w->n_out) r1 = c->jobs[j].w->n_out;
+      c->k->matmul(c->jobs[j].w, r0, r1, c->a, c->jobs[j].y, c->jobs[j].ldy);
+      return;
     }
+    ci -= nc;
   }
 }
 
@@ -441,9 +433,9 @@ static void matmuls(sc_model *m, const mm_job *jobs, int n_jobs, const sc_acts *
   c.chunk = rows / (nth * 8);
   if (c.chunk < 16) c.chunk = 16;
   if (c.chunk > 256) c.chunk = 256;
-  for (int j = 0; j < n_jobs; j++) c.total += (jobs[j].w->n_out + c.chunk - 1) / c.chunk;
-  atomic_init(&c.next, 0);
-  sc_pool_run(m->pool, mm_worker, &c);
+  int total = 0;
+  for (int j = 0; j < n_jobs; j++) total += (jobs[j].w->n_out + c.chunk - 1) / c.chunk;
+  sc_pool_for(m->pool, total, mm_task, &c);
 }
 
 static void rmsnorm(float *o, const float *x, const float *w, int n, float eps) {
@@ -471,20 +463,17 @@ typedef struct att_ctx {
   sc_kvcache *kv;
   const sc_fwd_seq *seqs;
   int layer, T;
-  atomic_int next;
 } att_ctx;
 
-static void att_worker(void *arg, int ith, int nth) {
-  (void)nth;
+/* Task = one (token, head). */
+static void att_task(void *arg, int job, int ith) {
   att_ctx *c = arg;
   sc_model *m = c->m;
   const sc_model_info *in = &m->info;
   int hd = in->head_dim, H = in->n_head, group = in->n_head / in->n_head_kv;
   float scale = 1.0f / sqrtf((float)hd);
   float *sc = m->scores + (size_t)ith * (size_t)m->cap_pos;
-  for (;;) {
-    int job = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
-    if (job >= c->T * H) break;
+  {
     int t = job / H, h = job % H;
     const sc_fwd_seq *s = &c->seqs[m->tok_seq[t]];
     int p = m->tok_pos[t], kvh = h / group;
@@ -576,8 +565,7 @@ int sc_model_forward(sc_model *m, sc_kvcache *kv, const sc_fwd_seq *seqs, int n_
       memcpy(kv_at(kv, kv->v, l, s->blocks[p / SC_KV_BLOCK], p % SC_KV_BLOCK), v, (size_t)KVD * sizeof(float));
     }
     att_ctx ac = {.m = m, .kv = kv, .seqs = seqs, .layer = l, .T = T};
-    atomic_init(&ac.next, 0);
-    sc_pool_run(m->pool, att_worker, &ac);
+    sc_pool_for(m->pool, T * H, att_task, &ac);
     for (int t = 0; t < T; t++) sc_quantize_act(m->att + (size_t)t * Q, m->xq + (size_t)t * (Q / 32), Q);
     sc_acts ao = {.xf = m->att, .ldx = Q, .xq = m->xq, .nt = T};
     mm_job o[1] = {{&L->wo, m->tmp, E}};
