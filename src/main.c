@@ -30,6 +30,7 @@ static const command commands[] = {
     {"place", sc_cmd_place, "place --dry-run: where a request would go, top candidates, rejections"},
     {"sched-bench", sc_cmd_sched_bench, "replay the Alibaba GPU traces under each placement policy"},
     /* engine */
+    {"model", sc_cmd_model, "synthesize and benchmark GGUF models"},
     /* serving */
     {NULL, NULL, NULL}};
 

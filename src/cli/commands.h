@@ -25,6 +25,7 @@ int sc_cmd_place(int argc, char **argv);
 int sc_cmd_sched_bench(int argc, char **argv);
 
 /* engine (src/engine) */
+int sc_cmd_model(int argc, char **argv);
 
 /* serving (src/gateway) */
 
