@@ -32,6 +32,11 @@ static const command commands[] = {
     /* engine */
     {"model", sc_cmd_model, "synthesize and benchmark GGUF models"},
     /* serving */
+    {"models", sc_cmd_models, "list models (add them with 'model add')"},
+    {"deploy", sc_cmd_deploy, "deploy NAME --model M [--replicas N] ...: serve a model"},
+    {"deployments", sc_cmd_deployments, "list deployments"},
+    {"replicas", sc_cmd_replicas, "list replicas and their states"},
+    {"undeploy", sc_cmd_undeploy, "remove a deployment"},
     {NULL, NULL, NULL}};
 
 static void usage(FILE *f) {

@@ -18,6 +18,7 @@
  * i*interval/N so the load is even. This is what the control-plane scale benchmark drives.
  */
 #include "agent/agent.h"
+#include "agent/replicas.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -51,6 +52,7 @@ typedef struct vnode {
   char credential[160];
   char state_path[4096];
   sc_devset *devs;
+  sc_replicas *reps; /* engines this node runs (single-node agents only) */
   int64_t next_ms; /* monotonic */
   int failures;
   bool away;       /* last heartbeat failed */
@@ -192,7 +194,8 @@ static void record(stats *st, bool ok, int64_t us) {
 /* One heartbeat; returns 0, SC_EUNAVAIL (retry later) or SC_EAUTH (credential revoked). */
 static int heartbeat(const sc_agent_opts *o, sc_client *cl, vnode *v, stats *st, sc_err *e) {
   sc_devices_refresh(v->devs, sc_wall_ms());
-  json_t *body = json_pack("{s:o,s:[],s:s}", "devices", devices_json(v->devs), "replicas", "version", SC_VERSION);
+  json_t *body = json_pack("{s:o,s:o,s:s}", "devices", devices_json(v->devs), "replicas",
+                           v->reps ? sc_replicas_report(v->reps) : json_array(), "version", SC_VERSION);
   sc_client_set_token(cl, v->credential);
   long status = 0;
   json_t *r = NULL;
@@ -202,6 +205,8 @@ static int heartbeat(const sc_agent_opts *o, sc_client *cl, vnode *v, stats *st,
   json_decref(body);
   (void)o;
   if (rc == 0 && status == 200) {
+    const json_t *want = json_object_get(r, "replicas");
+    if (v->reps && json_is_array(want)) sc_replicas_sync(v->reps, want);
     json_decref(r);
     record(st, true, us);
     return 0;
@@ -222,9 +227,50 @@ static int heartbeat(const sc_agent_opts *o, sc_client *cl, vnode *v, stats *st,
   return SC_EUNAVAIL;
 }
 
+/* One real node: heartbeats plus the engines it runs. Wakes every 500 ms to supervise the engines
+ * and heartbeats early when one changed state, so the gateway learns about it quickly. */
+static void single_node_loop(worker *w) {
+  const sc_agent_opts *o = w->o;
+  vnode *v = &w->nodes[0];
+  sc_client *cl = sc_client_create(o->server, NULL, 10000);
+  int64_t interval = o->heartbeat_s * 1000;
+  while (!atomic_load(&g_stop)) {
+    int64_t now = sc_mono_ms();
+    bool changed = v->reps && sc_replicas_tick(v->reps, sc_wall_ms());
+    if (changed && !v->away) v->next_ms = now;
+    if (now >= v->next_ms) {
+      sc_err e;
+      int rc = heartbeat(o, cl, v, w->st, &e);
+      if (rc == SC_EAUTH) {
+        w->rc = rc;
+        w->err = e;
+        atomic_store(&g_stop, 1);
+        break;
+      }
+      if (rc) {
+        if (!v->away) sc_warn(MOD, "node %s: heartbeat failed: %s; retrying with backoff", v->name, e.msg);
+        v->away = true;
+        v->next_ms = sc_mono_ms() + backoff_ms(v->failures++, interval);
+      } else {
+        if (v->away) sc_info(MOD, "node %s: server reachable again after %d failed heartbeats", v->name, v->failures);
+        v->away = false;
+        v->failures = 0;
+        v->next_ms = sc_mono_ms() + interval;
+      }
+    }
+    int64_t until = sc_mono_ms() + 500;
+    sleep_until(until < v->next_ms ? until : v->next_ms);
+  }
+  sc_client_destroy(cl);
+}
+
 static void *worker_main(void *arg) {
   worker *w = arg;
   const sc_agent_opts *o = w->o;
+  if (o->simulate_nodes <= 0) {
+    single_node_loop(w);
+    return NULL;
+  }
   sc_client *cl = sc_client_create(o->server, NULL, 10000);
   int64_t interval = o->heartbeat_s * 1000;
   while (!atomic_load(&g_stop)) {
@@ -340,6 +386,14 @@ int sc_agent_run(const sc_agent_opts *o, sc_err *e) {
     }
   }
   if (atomic_load(&g_stop)) goto out;
+  if (o->simulate_nodes <= 0) {
+    char self[4096];
+    ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[sl > 0 ? sl : 0] = 0;
+    sc_replicas_opts ro = {.state_dir = o->state_dir, .server = o->server, .credential = nodes[0].credential,
+                           .advertise = o->advertise, .self_exe = self, .devices = nodes[0].devs};
+    nodes[0].reps = sc_replicas_create(&ro);
+  }
   if (o->simulate_nodes > 0)
     sc_info(MOD, "%lld virtual nodes up (%lld joined, %lld resumed), heartbeat every %llds", (long long)n,
             (long long)joined, (long long)resumed, (long long)o->heartbeat_s);
@@ -366,7 +420,10 @@ int sc_agent_run(const sc_agent_opts *o, sc_err *e) {
   if (!rc) sc_info(MOD, "stopped");
 out:
   sc_client_destroy(cl);
-  for (int64_t i = 0; i < n; i++) sc_devices_close(nodes[i].devs);
+  for (int64_t i = 0; i < n; i++) {
+    sc_replicas_destroy(nodes[i].reps);
+    sc_devices_close(nodes[i].devs);
+  }
   free(nodes);
   free(ws);
   free(th);

@@ -20,6 +20,7 @@ typedef struct sc_agent_opts {
   int64_t simulate_nodes;   /* >0: run this many virtual nodes in one process */
   int64_t threads;          /* worker threads for --simulate-nodes */
   int64_t run_for_s;        /* >0: stop after this long and print heartbeat statistics */
+  const char *advertise;    /* host the gateway reaches this node's engines at (default 127.0.0.1) */
 } sc_agent_opts;
 
 /* Runs until SIGINT/SIGTERM (or run_for_s). Returns 0 on a clean stop, an error when the node

@@ -21,6 +21,7 @@ int sc_cmd_agent(int argc, char **argv) {
       {.name = "simulate-nodes", .type = SC_FLAG_I64, .out = &o.simulate_nodes, .min = 1, .max = 100000, .help = "run N virtual nodes in this process (scale tests)"},
       {.name = "threads", .type = SC_FLAG_I64, .out = &o.threads, .min = 1, .max = 64, .help = "threads for --simulate-nodes (default 4)"},
       {.name = "run-for", .type = SC_FLAG_DURATION, .out = &o.run_for_s, .help = "stop after this long and print heartbeat statistics as JSON"},
+      {.name = "advertise", .type = SC_FLAG_STR, .out = &o.advertise, .help = "host the gateway reaches this node's engines at (default 127.0.0.1)"},
       {.name = "log-level", .type = SC_FLAG_STR, .out = &level, .help = "debug|info|warn|error (default info)"},
       {0}};
   sc_args args;

@@ -39,8 +39,10 @@ static char *read_trimmed(const char *path) {
   return buf;
 }
 
-int cli_call(const char *prog, const cli_common *c, const char *method, const char *path, const json_t *body,
-             json_t **reply) {
+/* Resolves server and credential and performs the request; status and reply are returned as
+ * they came (any HTTP status). Returns 0, or 1 after printing why the call could not be made. */
+static int call(const char *prog, const cli_common *c, const char *method, const char *path, const void *data,
+                size_t len, const char *ctype, long *statusp, json_t **replyp) {
   int rc = 1;
   char *filetoken = NULL, *fileserver = NULL;
   const char *server = c->server ? c->server : getenv("SUANCHI_SERVER");
@@ -62,28 +64,44 @@ int cli_call(const char *prog, const cli_common *c, const char *method, const ch
       goto out;
     }
   }
-  sc_client *cl = sc_client_create(server, token, 30000);
-  long status = 0;
+  sc_client *cl = sc_client_create(server, token, 120000);
   sc_err e;
-  json_t *r = NULL;
-  int crc = sc_client_call(cl, method, path, body, &status, &r, &e);
+  int crc = sc_client_call_raw(cl, method, path, data, len, ctype, statusp, replyp, &e);
   sc_client_destroy(cl);
   if (crc) {
     fprintf(stderr, "suanchi %s: %s\n", prog, e.msg);
     goto out;
   }
-  if (status < 200 || status >= 300) {
-    sc_client_reply_error(status, r, &e);
-    fprintf(stderr, "suanchi %s: %s\n", prog, e.msg);
-    json_decref(r);
-    goto out;
-  }
-  *reply = r ? r : json_null();
   rc = 0;
 out:
   free(filetoken);
   free(fileserver);
   return rc;
+}
+
+int cli_call(const char *prog, const cli_common *c, const char *method, const char *path, const json_t *body,
+             json_t **reply) {
+  char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+  long status = 0;
+  json_t *r = NULL;
+  int rc = call(prog, c, method, path, text, text ? strlen(text) : 0, text ? "application/json" : NULL, &status, &r);
+  free(text);
+  if (rc) return rc;
+  if (status < 200 || status >= 300) {
+    sc_err e;
+    sc_client_reply_error(status, r, &e);
+    fprintf(stderr, "suanchi %s: %s\n", prog, e.msg);
+    json_decref(r);
+    return 1;
+  }
+  *reply = r ? r : json_null();
+  return 0;
+}
+
+int cli_put_raw(const char *prog, const cli_common *c, const char *path, const void *data, size_t len, long *status,
+                json_t **reply) {
+  *reply = NULL;
+  return call(prog, c, "PUT", path, data, len, "application/octet-stream", status, reply);
 }
 
 void cli_print_json(const json_t *v) {

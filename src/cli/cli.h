@@ -37,6 +37,11 @@ int cli_parse(const char *prog, const char *usage, sc_flag *flags, int argc, cha
 int cli_call(const char *prog, const cli_common *c, const char *method, const char *path, const json_t *body,
              json_t **reply);
 
+/* PUTs raw bytes; returns 0 with the HTTP status and the JSON reply (may be NULL) whatever the
+ * status, or 1 after printing why the request could not be made. */
+int cli_put_raw(const char *prog, const cli_common *c, const char *path, const void *data, size_t len, long *status,
+                json_t **reply);
+
 /* Prints JSON (indented) to stdout. */
 void cli_print_json(const json_t *v);
 

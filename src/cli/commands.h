@@ -27,6 +27,12 @@ int sc_cmd_sched_bench(int argc, char **argv);
 /* engine (src/engine) */
 int sc_cmd_model(int argc, char **argv);
 
-/* serving (src/gateway) */
+/* serving (src/control, src/cli/cmd_serving.c, src/gateway) */
+int sc_cli_model_add(int argc, char **argv); /* `suanchi model add`, reached through `model` */
+int sc_cmd_models(int argc, char **argv);
+int sc_cmd_deploy(int argc, char **argv);
+int sc_cmd_deployments(int argc, char **argv);
+int sc_cmd_replicas(int argc, char **argv);
+int sc_cmd_undeploy(int argc, char **argv);
 
 #endif

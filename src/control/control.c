@@ -625,11 +625,12 @@ static void agent_heartbeat(call *k) {
     sc_info(MOD, "node %s (%s) is ready again", n->st.name, n->st.id);
   }
   c->m.heartbeats_total++;
+  json_t *want = ctl_serving_heartbeat(c, n, json_object_get(b, "replicas"));
   json_decref(b);
   reply_json(k, 200,
-             json_pack("{s:s,s:s,s:s,s:I,s:[]}", "node_id", n->st.id, "state", n->st.state, "admin_state",
+             json_pack("{s:s,s:s,s:s,s:I,s:o}", "node_id", n->st.id, "state", n->st.state, "admin_state",
                        n->st.admin_state, "heartbeat_interval_s", (json_int_t)c->opts.heartbeat_interval_s,
-                       "replicas"));
+                       "replicas", want));
   ctl_metrics_observe(c->m.hb_hist, &c->m.hb_hist_sum, (double)(sc_mono_ns() - t0) / 1e9);
   return;
 fail:
@@ -692,6 +693,15 @@ static void route_api(call *k) {
       if (k->role != ROLE_JOIN) return reply_fail(k, SC_EPERM, "forbidden", "registration needs a join token");
       return agent_register(k);
     }
+    if (k->nseg == 3 && k->method == EVHTTP_REQ_GET && strcmp(k->seg[1], "models") == 0) {
+      if (k->role != ROLE_NODE) return reply_fail(k, SC_EPERM, "forbidden", "model downloads need a node credential");
+      char nid[SC_SECRET_ID_LEN + 2];
+      snprintf(nid, sizeof nid, "n%s", k->cred_id);
+      ctl_node *n = ctl_reg_get(&k->c->reg, nid);
+      if (!n || !sc_secret_verify(k->cred_secret, n->st.cred_hash))
+        return reply_fail(k, SC_EAUTH, "invalid_credential", "node credential is not valid");
+      return ctl_serving_model_download(k->c, k->req, k->seg[2], &k->status);
+    }
     if (k->nseg == 2 && k->method == EVHTTP_REQ_POST && strcmp(k->seg[1], "heartbeat") == 0) {
       if (k->role != ROLE_NODE) return reply_fail(k, SC_EPERM, "forbidden", "heartbeats need a node credential");
       return agent_heartbeat(k);
@@ -713,6 +723,7 @@ static void route_api(call *k) {
   if (k->nseg >= 2 && k->nseg <= 3 && strcmp(k->seg[0], "nodes") == 0) return node_action(k);
   if (is(k, EVHTTP_REQ_GET, 1, "devices")) return devices_list(k);
   if (is(k, EVHTTP_REQ_GET, 1, "chips")) return chips_list(k);
+  if (ctl_serving_api(k->c, k->req, k->method, k->seg, k->nseg, &k->status)) return;
   if (is(k, EVHTTP_REQ_POST, 1, "place")) return place(k);
   reply_fail(k, SC_ENOENT, "not_found", "no such route: %s %s",
              k->method == EVHTTP_REQ_GET ? "GET" : k->method == EVHTTP_REQ_POST ? "POST"
@@ -797,6 +808,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
       sc_warn(MOD, "node %s (%s) is down: no heartbeat for %lld ms", n->st.name, n->st.id,
               (long long)(now - n->last_hb_mono_ms));
     }
+  }
+  if (now - c->last_reconcile_mono_ms >= 1000) {
+    ctl_serving_reconcile(c);
+    c->last_reconcile_mono_ms = now;
   }
   if (now - c->last_flush_mono_ms >= c->opts.flush_interval_ms) {
     flush_heartbeats(c);
@@ -909,10 +924,12 @@ int sc_control_run(const sc_control_opts *opts, sc_err *e) {
   if ((rc = sc_store_open(dbpath, &c.store, e))) goto out;
   if ((rc = setup_admin(&c, e))) goto out;
   if ((rc = load_registry(&c, e))) goto out;
+  if ((rc = ctl_serving_load(&c, e))) goto out;
   signal(SIGPIPE, SIG_IGN);
   c.base = event_base_new();
   c.http = evhttp_new(c.base);
-  evhttp_set_max_body_size(c.http, (ev_ssize_t)(opts->max_body * 4));
+  /* model uploads come in chunks of up to 16 MiB; JSON bodies are capped by the handlers */
+  evhttp_set_max_body_size(c.http, (ev_ssize_t)(opts->max_body * 4 > (17 << 20) ? opts->max_body * 4 : (17 << 20)));
   evhttp_set_timeout(c.http, 60);
   evhttp_set_allowed_methods(c.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT);
   evhttp_set_gencb(c.http, on_request, &c);
@@ -936,6 +953,7 @@ out:
   if (c.sigterm) event_free(c.sigterm);
   if (c.http) evhttp_free(c.http);
   if (c.base) event_base_free(c.base);
+  ctl_serving_fini(&c);
   ctl_reg_fini(&c.reg);
   sc_store_close(c.store);
   return rc;

@@ -12,6 +12,8 @@
 #include <stdint.h>
 
 #include "control/control.h"
+#include "gateway/gateway.h"
+#include "store/serving_store.h"
 #include "store/store.h"
 
 /* Live view of one device: the stored facts plus what the last heartbeat said. */
@@ -53,6 +55,18 @@ typedef struct ctl_metrics {
   double hb_hist_sum;
 } ctl_metrics;
 
+/* Serving state (serving.c): cached models and deployments, the live replicas. */
+typedef struct ctl_serving {
+  sc_model_row *models;
+  int nmodels;
+  sc_deployment_row *deps;
+  int ndeps;
+  char (*why)[512]; /* per deployment: why its last replica could not be placed ("" = fine) */
+  sc_replica_row *reps;
+  int nreps, capreps;
+  bool routes_dirty; /* the gateway's routing table must be rebuilt */
+} ctl_serving;
+
 typedef struct ctl {
   sc_control_opts opts;
   struct event_base *base;
@@ -62,6 +76,8 @@ typedef struct ctl {
   ctl_registry reg;
   ctl_metrics m;
   uint8_t admin_hash[32];
+  ctl_serving sv;
+  int64_t last_reconcile_mono_ms;
   int64_t started_mono_ms;
   int64_t last_flush_mono_ms;
 } ctl;
@@ -85,6 +101,19 @@ int ctl_fleet_device_index(const ctl_node *n, int k);
 struct sc_sched_result;
 json_t *ctl_place_result_json(ctl *c, const struct sc_sched_result *r, bool placed);
 void ctl_place_dry_run(ctl *c, struct evhttp_request *req, const json_t *b, sc_err *e, int *status);
+
+/* serving.c */
+int ctl_serving_load(ctl *c, sc_err *e);
+void ctl_serving_fini(ctl *c);
+void ctl_serving_reconcile(ctl *c);
+void ctl_fleet_apply_replicas(ctl *c, sc_fleet *f);
+/* Takes the replica states a node reported and returns what it should run (new reference). */
+json_t *ctl_serving_heartbeat(ctl *c, ctl_node *n, const json_t *reported);
+/* Serves /api/v1/{blobs,models,deployments,replicas}; false when the route is not one of them. */
+bool ctl_serving_api(ctl *c, struct evhttp_request *req, enum evhttp_cmd_type m, char **seg, int nseg, int *status);
+void ctl_serving_model_download(ctl *c, struct evhttp_request *req, const char *sha, int *status);
+/* Builds the gateway's routing table (caller frees); returns its length. */
+int ctl_serving_routes(ctl *c, sc_gw_replica **out);
 
 /* metrics.c */
 extern const double ctl_hist_bounds[CTL_HIST_BUCKETS];

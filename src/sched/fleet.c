@@ -606,7 +606,8 @@ static void dep_remove(sc_fleet *f, int dep, int n) {
     }
 }
 
-static uint64_t commit(sc_fleet *f, const creq *q, const sc_sched_req *r, int n, int pick, sc_sched_result *out) {
+static uint64_t commit(sc_fleet *f, const creq *q, const sc_sched_req *r, int n, int pick, const int *want,
+                       sc_sched_result *out) {
   node *nd = &f->nodes[n];
   int a = alloc_new(f);
   alloc *al = &f->allocs[a];
@@ -624,6 +625,8 @@ static uint64_t commit(sc_fleet *f, const creq *q, const sc_sched_req *r, int n,
   if (q->share) {
     al->ndev = 1;
     al->dev[0] = (uint8_t)pick;
+  } else if (q->gpus && want) {
+    for (int i = 0; i < q->gpus; i++) al->dev[al->ndev++] = (uint8_t)want[i];
   } else if (q->gpus) {
     for (int i = 0; i < nd->ndev && al->ndev < q->gpus; i++)
       if (sched_dev_whole_free(f, nd->dev0 + i) && f->devs[nd->dev0 + i].mem >= q->mindev &&
@@ -751,7 +754,7 @@ int sc_fleet_place(sc_fleet *f, const sc_sched_req *r, sc_rng *rng, int64_t now_
   out->score = best.score;
   sc_strlcpy(out->node_id, f->ids.s[n], SC_SCHED_ID_MAX);
   if (r->explain) explain(f, &q, false, out->why, sizeof out->why);
-  out->handle = commit(f, &q, r, n, pick, out);
+  out->handle = commit(f, &q, r, n, pick, NULL, out);
   return 0;
 }
 
@@ -843,3 +846,30 @@ int64_t sc_fleet_gpu_milli_total(const sc_fleet *f) {
 
 int64_t sc_fleet_gpu_milli_used(const sc_fleet *f) { return f->used_milli; }
 int sc_fleet_placements(const sc_fleet *f) { return f->nlive; }
+
+int sc_fleet_assign(sc_fleet *f, const char *node_id, const sc_sched_req *r, const int *devs, uint64_t *handle,
+                    sc_err *e) {
+  creq q;
+  int rc = compile_req(f, r, &q, e);
+  if (rc) return rc;
+  int n = strtab_find(&f->ids, node_id);
+  if (n < 0) return sc_err_set(e, SC_ENOENT, "unknown_node", "node %s is not in the fleet", node_id);
+  node *nd = &f->nodes[n];
+  for (int i = 0; i < q.gpus; i++) {
+    if (devs[i] < 0 || devs[i] >= nd->ndev)
+      return sc_err_set(e, SC_EINVAL, "invalid_request", "node %s has no device %d", node_id, devs[i]);
+    for (int j = 0; j < i; j++)
+      if (devs[j] == devs[i]) return sc_err_set(e, SC_EINVAL, "invalid_request", "device %d given twice", devs[i]);
+    const dev *d = &f->devs[nd->dev0 + devs[i]];
+    int64_t need_mem = q.share ? q.gmem : d->mem;
+    if (d->free < q.milli || d->free_mem < need_mem)
+      return sc_err_set(e, SC_EUNAVAIL, "no_capacity", "node %s device %d lacks the free compute or memory", node_id,
+                        devs[i]);
+  }
+  if (nd->cpu_free < q.cpu || nd->mem_free < q.mem)
+    return sc_err_set(e, SC_EUNAVAIL, "no_capacity", "node %s lacks the free CPU or memory", node_id);
+  sc_sched_result out;
+  memset(&out, 0, sizeof out);
+  *handle = commit(f, &q, r, n, q.share ? devs[0] : -1, devs, &out);
+  return 0;
+}

@@ -138,6 +138,12 @@ void sc_fleet_set_ranks(sc_fleet *f, const uint32_t *rank);
 int sc_fleet_place(sc_fleet *f, const sc_sched_req *r, sc_rng *rng, int64_t now_ms, sc_sched_result *out,
                    sc_err *e);
 
+/* Records a placement decided earlier (e.g. replicas re-read after a restart): r's resources on
+ * node_id's devices devs[0..r->gpus). Constraints other than the shape are not checked. Returns 0
+ * and a handle; SC_ENOENT (no such node), SC_EINVAL (bad devices), SC_EUNAVAIL (not enough free). */
+int sc_fleet_assign(sc_fleet *f, const char *node_id, const sc_sched_req *r, const int *devs, uint64_t *handle,
+                    sc_err *e);
+
 /* Releases a placement. Returns 0 or SC_ENOENT for an unknown handle. */
 int sc_fleet_release(sc_fleet *f, uint64_t handle, sc_err *e);
 
