@@ -173,9 +173,9 @@ static void bpe_word(const sc_tokenizer *t, const unsigned char *w, size_t n, sc
   for (int32_t i = 0; i >= 0; i = sy[i].next) tok_out_push(o, sy[i].id);
 }
 
-/* Splits one valid UTF-8 run with the regex and runs BPE on each piece. */
-static int split_run(const sc_tokenizer *t, const char *s, size_t n, pcre2_match_data *md, scratch *sc, tok_out *o,
-                     sc_err *e) {
+/* Splits one valid UTF-8 run with the regex; calls word() on each piece. */
+static int split_run(const sc_tokenizer *t, const char *s, size_t n, pcre2_match_data *md, tok_word_fn word,
+                     void *ud, sc_err *e) {
   size_t prev = 0, off = 0;
   uint32_t opts = PCRE2_NO_UTF_CHECK;
   while (off < n) {
@@ -197,17 +197,16 @@ static int split_run(const sc_tokenizer *t, const char *s, size_t n, pcre2_match
       off = ms + (cl ? cl : 1);
       continue;
     }
-    if (ms > prev) bpe_word(t, (const unsigned char *)s + prev, ms - prev, sc, o);
-    bpe_word(t, (const unsigned char *)s + ms, me - ms, sc, o);
+    if (ms > prev) word(ud, (const unsigned char *)s + prev, ms - prev);
+    word(ud, (const unsigned char *)s + ms, me - ms);
     prev = off = me;
   }
-  if (prev < n) bpe_word(t, (const unsigned char *)s + prev, n - prev, sc, o);
+  if (prev < n) word(ud, (const unsigned char *)s + prev, n - prev);
   return 0;
 }
 
-int tok_bpe_fragment(const sc_tokenizer *t, const char *s, size_t len, pcre2_match_data *md, tok_out *o,
-                     sc_err *e) {
-  scratch sc = {0};
+int tok_bpe_pretokenize(const sc_tokenizer *t, const char *s, size_t len, pcre2_match_data *md, tok_word_fn word,
+                        void *ud, sc_err *e) {
   int rc = 0;
   size_t i = 0;
   while (i < len && rc == 0) {
@@ -217,12 +216,30 @@ int tok_bpe_fragment(const sc_tokenizer *t, const char *s, size_t len, pcre2_mat
       if (!cl) break;
       j += cl;
     }
-    if (j > i) rc = split_run(t, s + i, j - i, md, &sc, o, e);
-    if (j < len && rc == 0) bpe_word(t, (const unsigned char *)s + j, 1, &sc, o); /* an invalid byte */
+    if (j > i) rc = split_run(t, s + i, j - i, md, word, ud, e);
+    if (j < len && rc == 0) word(ud, (const unsigned char *)s + j, 1); /* an invalid byte */
     i = j + 1;
   }
-  free(sc.sy);
-  free(sc.enc);
-  free(sc.h.v);
+  return rc;
+}
+
+typedef struct word_ctx {
+  const sc_tokenizer *t;
+  scratch sc;
+  tok_out *o;
+} word_ctx;
+
+static void on_word(void *ud, const unsigned char *w, size_t n) {
+  word_ctx *c = ud;
+  bpe_word(c->t, w, n, &c->sc, c->o);
+}
+
+int tok_bpe_fragment(const sc_tokenizer *t, const char *s, size_t len, pcre2_match_data *md, tok_out *o,
+                     sc_err *e) {
+  word_ctx c = {t, {0}, o};
+  int rc = tok_bpe_pretokenize(t, s, len, md, on_word, &c, e);
+  free(c.sc.sy);
+  free(c.sc.enc);
+  free(c.sc.h.v);
   return rc;
 }

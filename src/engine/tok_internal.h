@@ -89,6 +89,10 @@ int tok_cp_to_byte(uint32_t cp);
 int tok_spm_fragment(const sc_tokenizer *t, const char *s, size_t len, bool space_prefix, tok_out *o, sc_err *e);
 int tok_bpe_fragment(const sc_tokenizer *t, const char *s, size_t len, pcre2_match_data *md, tok_out *o,
                      sc_err *e);
+/* Cuts a fragment into pre-tokenizer words (invalid bytes are words of their own), in order. */
+typedef void (*tok_word_fn)(void *ud, const unsigned char *w, size_t n);
+int tok_bpe_pretokenize(const sc_tokenizer *t, const char *s, size_t len, pcre2_match_data *md, tok_word_fn word,
+                        void *ud, sc_err *e);
 /* Picks and compiles the pre-tokenizer regex for t->pre_name; sets t->pre, t->re, t->ignore_merges. */
 int tok_bpe_init(sc_tokenizer *t, const char *pre, sc_err *e);
 /* Builds the merge table from "left right" strings. */
