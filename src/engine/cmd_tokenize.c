@@ -81,7 +81,7 @@ static int run_jsonl(const sc_tokenizer *t, const char *path, bool bos, bool spe
   size_t len = 0;
   int rc = sc_read_file(path, MAX_INPUT, &text, &len);
   if (rc) {
-    fprintf(stderr, "suanchi tokenize: %s: %s\n", path, rc == SC_ETOOBIG ? "file too large" : strerror(-rc));
+    fprintf(stderr, "suanchi tokenize: %s: %s\n", path, rc == SC_ETOOBIG ? "file too large" : sc_strerror(rc));
     return 1;
   }
   int status = 0, line = 0;
@@ -168,7 +168,7 @@ int sc_cmd_tokenize(int argc, char **argv) {
     if (file) {
       int rc = sc_read_file(file, MAX_INPUT, &text, &len);
       if (rc) {
-        fprintf(stderr, "suanchi tokenize: %s: %s\n", file, rc == SC_ETOOBIG ? "file too large" : strerror(-rc));
+        fprintf(stderr, "suanchi tokenize: %s: %s\n", file, rc == SC_ETOOBIG ? "file too large" : sc_strerror(rc));
         sc_tokenizer_destroy(t);
         return 1;
       }
