@@ -6,6 +6,8 @@
 // Llama 2: the package keeps Hugging Face's BPE merges, not SentencePiece scores. A GGUF "llama"
 // vocabulary has scores, so each token gets score -k, k being the rank of the first merge that
 // produces it (merges are listed best first, so a higher score merges first, as in SentencePiece).
+// Only the ten keys every consumer accepts are written (model, pre, tokens, scores, token_type, merges,
+// bos/eos ids, add_bos_token, chat_template), so `suanchi model synth --vocab` takes these files too.
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -40,8 +42,8 @@ async function llama2() {
   });
   const token_type = tokens.map((s, i) => (i === 0 ? 2 : i <= 2 ? 3 : /^<0x[0-9A-F]{2}>$/.test(s) ? 6 : 1));
   return {
-    model: 'llama', tokens, scores, token_type, bos_token_id: 1, eos_token_id: 2, unknown_token_id: 0,
-    add_bos_token: true, add_space_prefix: true, chat_template: LLAMA2_TEMPLATE,
+    model: 'llama', tokens, scores, token_type, bos_token_id: 1, eos_token_id: 2, add_bos_token: true,
+    chat_template: LLAMA2_TEMPLATE,
   };
 }
 
@@ -52,7 +54,7 @@ async function llama3() {
   return {
     model: 'gpt2', pre: 'llama-bpe', tokens, token_type, merges: mergeKeys(t.merges),
     bos_token_id: t.getSpecialTokenId('<|begin_of_text|>'), eos_token_id: t.getSpecialTokenId('<|end_of_text|>'),
-    eot_token_id: t.getSpecialTokenId('<|eot_id|>'), add_bos_token: true, chat_template: LLAMA3_TEMPLATE,
+    add_bos_token: true, chat_template: LLAMA3_TEMPLATE,
   };
 }
 
