@@ -39,7 +39,22 @@ check special '{"count":3,"tokens":[1,263,2],"pieces":["<s>","▁hi","</s>"]}' \
 printf '"hi"\n"\\n"\n""\n' >"$D/lines.jsonl"
 check jsonl "$(printf '[263]\n[259,13]\n[]')" "$("$SUANCHI" tokenize --vocab "$D/spm.json" --no-bos --jsonl "$D/lines.jsonl")"
 
+# Chat rendering (the vocabulary's template "[INST]" is detected as llama2).
+printf '[{"role":"user","content":"hi "}]\n' >"$D/chat.jsonl"
+check chat-prompt '"<s>[INST] hi [/INST]"' "$("$SUANCHI" tokenize --vocab "$D/spm.json" --chat "$D/chat.jsonl" --print-prompt)"
+check chat-chatml '"<|im_start|>user\nhi <|im_end|>\n"' \
+  "$("$SUANCHI" tokenize --vocab "$D/spm.json" --chat "$D/chat.jsonl" --print-prompt --chat-template chatml --no-gen-prompt)"
+check chat-ids '[1,259,94,76,81,86,87,96,263,259,94,50,76,81,86,87,96]' "$("$SUANCHI" tokenize --vocab "$D/spm.json" --chat "$D/chat.jsonl")"
+
 # Bad input.
+printf '[{"role":"tool","content":"x"}]\n' >"$D/tool.jsonl"
+expect_err chat-role 1 "tool.jsonl line 1: messages[0] has unknown role 'tool'" "$SUANCHI" tokenize --vocab "$D/spm.json" --chat "$D/tool.jsonl"
+printf '[]\n' >"$D/empty.jsonl"
+expect_err chat-empty 1 "empty.jsonl line 1: messages must not be empty" "$SUANCHI" tokenize --vocab "$D/spm.json" --chat "$D/empty.jsonl"
+printf '{"role":"user"}\n' >"$D/obj.jsonl"
+expect_err chat-shape 1 "obj.jsonl line 1: expected a JSON array of messages" "$SUANCHI" tokenize --vocab "$D/spm.json" --chat "$D/obj.jsonl"
+expect_err chat-name 2 "unknown chat template 'vicuna'" "$SUANCHI" tokenize --vocab "$D/spm.json" --chat "$D/chat.jsonl" --chat-template vicuna
+expect_err chat-flags 2 "go with --chat FILE" "$SUANCHI" tokenize --vocab "$D/spm.json" --print-prompt hi
 expect_err no-source 2 "give exactly one of --vocab FILE or --model FILE.gguf" "$SUANCHI" tokenize hi
 expect_err two-sources 2 "give exactly one of --vocab" "$SUANCHI" tokenize --vocab a --model b hi
 expect_err no-input 2 "give exactly one input" "$SUANCHI" tokenize --vocab "$D/spm.json"
@@ -49,6 +64,8 @@ expect_err missing-vocab 1 "vocab $D/none.json: No such file" "$SUANCHI" tokeniz
 echo '{"model":"llama","tokens":["a"],"scores":[1,2]}' >"$D/bad.json"
 expect_err bad-vocab 1 "'scores' has 2 items but 'tokens' has 1" "$SUANCHI" tokenize --vocab "$D/bad.json" hi
 echo '{"model":"gpt2","pre":"falcon","tokens":["a"]}' >"$D/pre.json"
+echo '{"model":"llama","tokens":["a"],"chat_template":"{{ messages }}"}' >"$D/tmpl.json"
+expect_err chat-unknown-template 1 "not one of chatml, llama2, llama3" "$SUANCHI" tokenize --vocab "$D/tmpl.json" --chat "$D/chat.jsonl"
 expect_err bad-pre 1 "unsupported pre-tokenizer 'falcon'" "$SUANCHI" tokenize --vocab "$D/pre.json" hi
 printf 'not json\n' >"$D/bad.jsonl"
 expect_err bad-jsonl 1 "bad.jsonl line 1: expected a JSON string" "$SUANCHI" tokenize --vocab "$D/spm.json" --jsonl "$D/bad.jsonl"
