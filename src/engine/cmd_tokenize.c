@@ -159,9 +159,11 @@ static int run_chat(const sc_tokenizer *t, const char *path, const char *tmpl_na
     fprintf(stderr, "suanchi tokenize: %s\n", e.msg);
     return tmpl_name ? 2 : 1;
   }
-  /* The template writes BOS/EOS with the vocabulary's texts for them. */
+  /* The template writes BOS/EOS with the vocabulary's texts for them, BOS only when the model wants
+   * one (as the engine's chat endpoint does). */
   size_t bl = 0, el = 0;
-  const char *bos = sc_token_text(t, sc_tokenizer_bos(t), &bl), *eos = sc_token_text(t, sc_tokenizer_eos(t), &el);
+  const char *bos = sc_tokenizer_add_bos(t) ? sc_token_text(t, sc_tokenizer_bos(t), &bl) : NULL;
+  const char *eos = sc_token_text(t, sc_tokenizer_eos(t), &el);
   char *text = NULL;
   size_t len = 0;
   int rc = sc_read_file(path, MAX_INPUT, &text, &len);
