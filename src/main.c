@@ -31,6 +31,7 @@ static const command commands[] = {
     {"sched-bench", sc_cmd_sched_bench, "replay the Alibaba GPU traces under each placement policy"},
     /* engine */
     {"model", sc_cmd_model, "synthesize and benchmark GGUF models"},
+    {"tokenize", sc_cmd_tokenize, "show how a model's tokenizer splits text"},
     /* serving */
     {"models", sc_cmd_models, "list models (add them with 'model add')"},
     {"deploy", sc_cmd_deploy, "deploy NAME --model M [--replicas N] ...: serve a model"},
