@@ -97,6 +97,7 @@ struct gen {
   char *delta; /* streaming: text of the current token */
   size_t dlen, dcap;
   int n_prompt;
+  int n_tokens; /* tokens received up to (and including) the one that completed a stop string */
   int64_t t0_ns;
   bool first_token;
 };
@@ -259,6 +260,7 @@ static void handle_token(gen *g, int32_t token) {
     hist_add(&s->ttft, ttft_buckets, (double)(sc_mono_ns() - g->t0_ns) / 1e9);
   }
   if (g->client_gone || g->stop_matched) return;
+  g->n_tokens++;
   size_t n;
   const char *bytes = s->codec->token_bytes(s->codec->ctx, token, &n);
   g->dlen = 0;
@@ -297,7 +299,9 @@ static void handle_done(gen *g, const sc_gen_result *r) {
   if (g->watch) event_free(g->watch);
   g->watch = NULL;
   if (g->conn) evhttp_connection_set_closecb(g->conn, NULL, NULL);
-  int prompt = g->n_prompt, completion = r->completion_tokens;
+  /* Tokens the back end made after a stop string matched (before the cancel landed) were never
+   * shown: the usage counts what the client got, as OpenAI does. */
+  int prompt = g->n_prompt, completion = g->stop_matched ? g->n_tokens : r->completion_tokens;
   if (g->client_gone) {
     /* The request is detached from its connection: the final send frees it. */
     if (g->stream) evhttp_send_reply_end(g->req);

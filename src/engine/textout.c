@@ -78,7 +78,26 @@ size_t sc_utf8_complete_prefix(const char *str, size_t n) {
   return n;
 }
 
-/* Emits s[0..n) with every invalid byte replaced by U+FFFD. */
+/* Length of the maximal subpart of an invalid sequence at s (Unicode's "U+FFFD substitution of
+ * maximal subparts"): a lead byte and the continuation bytes that could still have followed it. */
+static size_t invalid_len(const unsigned char *s, size_t n) {
+  unsigned c = s[0];
+  if (c < 0xC2 || c > 0xF4) return 1;
+  size_t need = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4, i = 1;
+  for (; i < need && i < n; i++) {
+    unsigned lo = 0x80, hi = 0xBF;
+    if (i == 1) {
+      if (c == 0xE0) lo = 0xA0;
+      else if (c == 0xED) hi = 0x9F;
+      else if (c == 0xF0) lo = 0x90;
+      else if (c == 0xF4) hi = 0x8F;
+    }
+    if (s[i] < lo || s[i] > hi) break;
+  }
+  return i;
+}
+
+/* Emits s[0..n) with every invalid sequence (maximal subpart) replaced by one U+FFFD. */
 static void emit_clean(const char *str, size_t n, void (*emit)(void *, const char *, size_t), void *ud) {
   const unsigned char *s = (const unsigned char *)str;
   size_t run = 0, i = 0;
@@ -90,7 +109,7 @@ static void emit_clean(const char *str, size_t n, void (*emit)(void *, const cha
     }
     if (i > run) emit(ud, str + run, i - run);
     emit(ud, "\xEF\xBF\xBD", 3);
-    i++;
+    i += invalid_len(s + i, n - i);
     run = i;
   }
   if (n > run) emit(ud, str + run, n - run);
