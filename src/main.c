@@ -17,6 +17,7 @@ static const command commands[] = {
     {"chips", sc_cmd_chips, "show the chip catalogue"},
     /* placement */
     /* engine */
+    {"tokenize", sc_cmd_tokenize, "show how a model's tokenizer splits text"},
     {"engine", sc_cmd_engine, "serve a GGUF model or a simulated chip (OpenAI API)"},
     /* serving */
     {NULL, NULL, NULL}};
