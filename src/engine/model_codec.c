@@ -46,6 +46,11 @@ static const char *token_bytes(void *ctx, int32_t id, size_t *len) {
   return sc_token_bytes(m->tok, id, len);
 }
 
+static bool is_eog(void *ctx, int32_t id) {
+  mc *m = ctx;
+  return sc_tokenizer_is_eog(m->tok, id);
+}
+
 static void special_text(const sc_tokenizer *tok, int32_t id, char *buf, size_t cap) {
   size_t len = 0;
   const char *t = id >= 0 ? sc_token_text(tok, id, &len) : NULL;
@@ -72,6 +77,7 @@ int sc_model_codec_init(sc_codec *out, const sc_tokenizer *tok, const char *temp
   out->encode_prompt = encode_prompt;
   out->encode_chat = encode_chat;
   out->token_bytes = token_bytes;
+  out->is_eog = is_eog;
   return 0;
 }
 

@@ -261,6 +261,11 @@ static void handle_token(gen *g, int32_t token) {
   }
   if (g->client_gone || g->stop_matched) return;
   g->n_tokens++;
+  if (s->codec->is_eog && s->codec->is_eog(s->codec->ctx, token)) {
+    g->stop_matched = true; /* finish "stop"; the token's text (a control token) is not shown */
+    s->eng->ops->cancel(s->eng, g->id);
+    return;
+  }
   size_t n;
   const char *bytes = s->codec->token_bytes(s->codec->ctx, token, &n);
   g->dlen = 0;

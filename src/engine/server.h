@@ -29,6 +29,9 @@ typedef struct sc_codec {
   int (*encode_chat)(void *ctx, const sc_oai_message *msgs, int n_msgs, int32_t **ids, int *n, sc_err *e);
   /* The bytes of one token (not NUL-terminated; "" for control tokens). */
   const char *(*token_bytes)(void *ctx, int32_t id, size_t *len);
+  /* Optional (NULL = none): tokens that end generation (eos, <|eot_id|>, <|im_end|>...). The
+   * front ends the request there with finish_reason "stop" even if the back end would go on. */
+  bool (*is_eog)(void *ctx, int32_t id);
 } sc_codec;
 
 typedef struct sc_engine_server_config {

@@ -72,6 +72,8 @@ Test(model_codec, prompt_and_chat) {
   decode(&c, ids, n, text, sizeof text);
   cr_assert(strstr(text, "[INST]") && strstr(text, "be brief") && strstr(text, "hello"), "'%s'", text);
   free(ids);
+  cr_assert(c.is_eog(c.ctx, 2), "</s> ends generation");
+  cr_assert_not(c.is_eog(c.ctx, 100));
   sc_oai_message bad[1] = {{.role = "tool", .content = "x"}};
   cr_assert_neq(c.encode_chat(c.ctx, bad, 1, &ids, &n, &e), 0);
   cr_assert(e.msg[0]);
