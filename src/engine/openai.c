@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "engine/textout.h"
 
 int sc_oai_fail(sc_oai_error *err, int rc, int status, const char *param, const char *code, const char *fmt, ...) {
   if (!err) return rc;
@@ -27,14 +28,30 @@ int sc_oai_fail(sc_oai_error *err, int rc, int status, const char *param, const 
   return rc;
 }
 
+static void append(void *ud, const char *s, size_t n) {
+  char *buf = ud;
+  size_t len = strlen(buf);
+  if (len + n >= sizeof ((sc_err *)0)->msg * 2) return;
+  memcpy(buf + len, s, n);
+  buf[len + n] = 0;
+}
+
 json_t *sc_oai_error_json(const sc_oai_error *err) {
+  /* Messages may quote the request (jansson's parse errors do, and %.32s can cut a character):
+   * make them valid UTF-8 so they can be JSON strings. */
+  char msg[sizeof err->e.msg * 2];
+  msg[0] = 0;
+  sc_textout *t = sc_textout_create(NULL, 0);
+  sc_textout_feed(t, err->e.msg, strlen(err->e.msg), append, msg);
+  sc_textout_finish(t, append, msg);
+  sc_textout_destroy(t);
   const char *type = err->status == 404   ? "not_found_error"
                      : err->status == 401 ? "authentication_error"
                      : err->status == 429 ? "rate_limit_error"
                      : err->status < 500  ? "invalid_request_error"
                                           : "server_error";
   json_t *param = err->param[0] ? json_string(err->param) : json_null();
-  return json_pack("{s:{s:s,s:s,s:o,s:s}}", "error", "message", err->e.msg, "type", type, "param", param, "code",
+  return json_pack("{s:{s:s,s:s,s:o,s:s}}", "error", "message", msg, "type", type, "param", param, "code",
                    err->e.code[0] ? err->e.code : "error");
 }
 

@@ -1,5 +1,6 @@
 /* Unit tests for src/engine/openai.c: request parsing, validation messages and the error body. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/openai.h"
@@ -127,5 +128,27 @@ Test(openai, error_body_shape) {
   e = json_object_get(o, "error");
   cr_assert(json_is_null(json_object_get(e, "param")));
   cr_assert_str_eq(json_string_value(json_object_get(e, "type")), "not_found_error");
+  json_decref(o);
+}
+
+Test(openai, error_body_is_valid_json_for_any_input) {
+  /* jansson quotes the bad input in its message; invalid UTF-8 there must not break the body. */
+  const char *body = "{\"messages\":[{\"role\":\"user\",\"content\":\"\\ud4b\xe7\xae\x97\xe6\xb1\"}]}";
+  sc_oai_request r;
+  sc_oai_error err;
+  cr_assert_eq(parse(body, SC_OAI_CHAT, &r, &err), SC_EINVAL);
+  json_t *o = sc_oai_error_json(&err);
+  cr_assert_not_null(o);
+  char *s = json_dumps(o, JSON_COMPACT);
+  cr_assert_not_null(s);
+  free(s);
+  json_decref(o);
+  /* A role quoted with %.32s may be cut inside a character. */
+  cr_assert_eq(parse("{\"messages\":[{\"role\":\"\xe7\xae\x97\xe7\xae\x97\xe7\xae\x97\xe7\xae\x97\xe7\xae\x97\xe7\xae\x97"
+                     "\xe7\xae\x97\xe7\xae\x97\xe7\xae\x97\xe7\xae\x97\xe7\xae\x97\",\"content\":\"x\"}]}",
+                     SC_OAI_CHAT, &r, &err),
+               SC_EINVAL);
+  o = sc_oai_error_json(&err);
+  cr_assert_not_null(o);
   json_decref(o);
 }
