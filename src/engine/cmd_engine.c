@@ -11,6 +11,10 @@
 #include "base/util.h"
 #include "chips/chips.h"
 #include "cli/commands.h"
+#include "engine/chat_template.h"
+#include "engine/cpu_engine.h"
+#include "engine/gguf.h"
+#include "engine/model_codec.h"
 #include "engine/server.h"
 #include "engine/sim.h"
 
@@ -47,6 +51,44 @@ static int print_sim_table(double params, const char *dtype) {
     printf("| %s | %.0f | %s | %.0f | %s | %.0f | %s |\n", c->key, b1, r1, b32, r32, pf, rp);
   }
   return 0;
+}
+
+/* Opens a GGUF model: tokenizer and chat template first (cheap, and a template problem should not
+ * wait for the weights), then the CPU engine. The served name is the file's base name without
+ * ".gguf". On error everything opened is released. */
+static int open_model(const char *path, const char *chat_template, int64_t threads, int64_t ctx, int64_t parallel,
+                      sc_engine **eng, sc_tokenizer **tok, sc_codec *codec, char *name, size_t cap, sc_err *e) {
+  sc_gguf *g = NULL;
+  int rc = sc_gguf_open(path, &g, e);
+  if (rc) {
+    char msg[sizeof e->msg];
+    snprintf(msg, sizeof msg, "%s", e->msg);
+    if (!strstr(msg, path)) sc_err_set(e, rc, e->code, "%s: %s", path, msg);
+    return rc;
+  }
+  rc = sc_tokenizer_from_gguf(g, tok, e);
+  sc_gguf_close(g);
+  if (rc) return rc;
+  if ((rc = sc_model_codec_init(codec, *tok, chat_template, e))) goto fail;
+  sc_cpu_engine_opts o = {.threads = (int)threads, .n_ctx = (int)ctx, .parallel = (int)parallel};
+  if ((rc = sc_cpu_engine_create(path, &o, eng, e))) {
+    sc_model_codec_fini(codec);
+    goto fail;
+  }
+  const char *base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  size_t n = strlen(base);
+  if (n > 5 && strcmp(base + n - 5, ".gguf") == 0) n -= 5;
+  if (n >= cap) n = cap - 1;
+  memcpy(name, base, n);
+  name[n] = 0;
+  sc_info("engine", "model %s: context %d tokens, vocabulary %d, chat template %s", path, (*eng)->n_ctx,
+          (*eng)->n_vocab, chat_template ? chat_template : "detected");
+  return 0;
+fail:
+  sc_tokenizer_destroy(*tok);
+  *tok = NULL;
+  return rc;
 }
 
 int sc_cmd_engine(int argc, char **argv) {
@@ -113,6 +155,8 @@ int sc_cmd_engine(int argc, char **argv) {
   }
   sc_engine *eng = NULL;
   const sc_codec *codec = NULL;
+  sc_codec mcodec = {0};
+  sc_tokenizer *tok = NULL;
   char name[256];
   int rc = 0;
   if (simulate) {
@@ -143,10 +187,16 @@ int sc_cmd_engine(int argc, char **argv) {
             chip->key, params / 1e9, m->weight_bytes / 1e9, m->kv_bytes_per_token / 1024,
             (long long)m->kv_capacity_tokens, m->max_batch, sim_speed);
   } else {
-    (void)threads;
-    (void)chat_template;
-    fprintf(stderr, "suanchi engine: --model: serving GGUF files needs the CPU engine, which this build lacks\n");
-    return 1;
+    sc_chat_template ct;
+    if (chat_template && sc_chat_template_by_name(chat_template, &ct, &e)) {
+      fprintf(stderr, "suanchi engine: --chat-template: %s\n", e.msg);
+      return 2;
+    }
+    if ((rc = open_model(model, chat_template, threads, ctx, parallel, &eng, &tok, &mcodec, name, sizeof name, &e))) {
+      fprintf(stderr, "suanchi engine: %s\n", e.msg);
+      return 1;
+    }
+    codec = &mcodec;
   }
   sc_engine_server_config cfg = {.listen = listen,
                                  .port_file = port_file,
@@ -154,6 +204,8 @@ int sc_cmd_engine(int argc, char **argv) {
                                  .max_body = (size_t)max_body};
   rc = sc_engine_serve(eng, codec, &cfg, &e);
   eng->ops->destroy(eng);
+  if (codec == &mcodec) sc_model_codec_fini(&mcodec);
+  sc_tokenizer_destroy(tok);
   if (rc) {
     fprintf(stderr, "suanchi engine: %s\n", e.msg);
     return 1;
