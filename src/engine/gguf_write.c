@@ -37,6 +37,7 @@ struct sc_gguf_writer {
 };
 
 static void put(buf *b, const void *p, size_t n) {
+  if (n == 0) return;
   if (b->len + n > b->cap) {
     b->cap = (b->len + n) * 2 + 64;
     b->p = sc_xrealloc(b->p, b->cap);

@@ -10,7 +10,10 @@
 const sc_kernels *sc_kernels_avx2_impl(void);
 const sc_kernels *sc_kernels_avx512_impl(void);
 
-void sc_quantize_act(const float *x, sc_act_block *q, int n) {
+size_t sc_act_size(int n) { return (size_t)(n / 32) * sizeof(sc_act_block); }
+
+void sc_quantize_act(const float *x, void *qv, int n) {
+  sc_act_block *q = qv;
   for (int b = 0; b < n / 32; b++) {
     const float *v = x + b * 32;
     float a = 0;

@@ -29,24 +29,30 @@ typedef struct sc_wmat {
   int n_in, n_out;
 } sc_wmat;
 
-/* Activations of nt tokens: token t at xf + t*ldx (floats) and xq + t*(n_in/32) (blocks). */
+/* Activations of nt tokens: token t at xf + t*ldx (floats) and at xq + t*xq_stride (quantized,
+ * in the kernel set's own layout, written by its quantize function). */
 typedef struct sc_acts {
   const float *xf;
   int ldx;
-  const sc_act_block *xq;
+  const uint8_t *xq;
+  size_t xq_stride;
   int nt;
 } sc_acts;
 
 typedef struct sc_kernels {
   const char *name;
+  int act_align;                         /* n_in must be a multiple of this (32 or 64) */
+  size_t (*act_size)(int n);             /* bytes of quantized activations for n values */
+  void (*quantize)(const float *x, void *q, int n);
   /* y[t*ldy + r] = dot(row r of w, token t) for r in [r0, r1), every token of a. */
   void (*matmul)(const sc_wmat *w, int r0, int r1, const sc_acts *a, float *y, int ldy);
   float (*dot_f32)(const float *a, const float *b, int n);
   void (*axpy_f32)(float *y, float a, const float *x, int n); /* y += a*x */
 } sc_kernels;
 
-/* Quantizes n floats (a multiple of 32) to activation blocks. */
-void sc_quantize_act(const float *x, sc_act_block *q, int n);
+/* The 32-value block layout (scalar and AVX2 kernels): n floats (a multiple of 32) to blocks. */
+void sc_quantize_act(const float *x, void *q, int n);
+size_t sc_act_size(int n);
 
 /* The best kernels for this CPU (AVX-512 VNNI > AVX2+FMA > scalar); SC_KERNELS=scalar|avx2|avx512
  * in the environment forces one (when the CPU supports it). */

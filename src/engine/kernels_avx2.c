@@ -2,6 +2,6 @@
 #define SC_VNNI 0
 #include "engine/kernels_impl.h"
 
-static const sc_kernels K = {"avx2", matmul, dot_f32, axpy_f32};
+static const sc_kernels K = {"avx2", 32, sc_act_size, sc_quantize_act, matmul, dot_f32, axpy_f32};
 const sc_kernels *sc_kernels_avx2_impl(void);
 const sc_kernels *sc_kernels_avx2_impl(void) { return &K; }

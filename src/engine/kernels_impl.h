@@ -215,14 +215,14 @@ INL void tile_float(uint32_t type, const uint8_t *row, int n, const float *const
     default: call(1); break; \
   }
 
-static void matmul(const sc_wmat *w, int r0, int r1, const sc_acts *a, float *y, int ldy) {
+__attribute__((unused)) static void matmul(const sc_wmat *w, int r0, int r1, const sc_acts *a, float *y, int ldy) {
   int nbq = w->n_in / 32;
   for (int t0 = 0; t0 < a->nt; t0 += TILE) {
     int n = a->nt - t0 < TILE ? a->nt - t0 : TILE;
     const sc_act_block *xq[TILE];
     const float *xf[TILE];
     for (int t = 0; t < n; t++) {
-      xq[t] = a->xq ? a->xq + (size_t)(t0 + t) * (size_t)nbq : NULL;
+      xq[t] = a->xq ? (const sc_act_block *)(a->xq + (size_t)(t0 + t) * a->xq_stride) : NULL;
       xf[t] = a->xf ? a->xf + (size_t)(t0 + t) * (size_t)a->ldx : NULL;
     }
     for (int r = r0; r < r1; r++) {

@@ -19,7 +19,7 @@ static void get_sm(int j, const uint8_t *q, int *d, int *m) {
 
 static float dot_row(const sc_wmat *w, int r, const sc_acts *a, int t) {
   const uint8_t *row = w->data + (size_t)r * w->row_bytes;
-  const sc_act_block *x = a->xq + (size_t)t * (size_t)(w->n_in / 32);
+  const sc_act_block *x = (const sc_act_block *)(a->xq + (size_t)t * a->xq_stride);
   const float *xf = a->xf + (size_t)t * (size_t)a->ldx;
   int n = w->n_in;
   float sum = 0;
@@ -114,6 +114,6 @@ static void axpy_f32(float *y, float a, const float *x, int n) {
   for (int i = 0; i < n; i++) y[i] += a * x[i];
 }
 
-static const sc_kernels K = {"scalar", matmul, dot_f32, axpy_f32};
+static const sc_kernels K = {"scalar", 32, sc_act_size, sc_quantize_act, matmul, dot_f32, axpy_f32};
 
 const sc_kernels *sc_kernels_scalar(void) { return &K; }

@@ -55,7 +55,7 @@ struct sc_model {
   /* scratch, grown on demand */
   int cap_t, cap_pos;
   float *x, *xn, *q, *k, *v, *att, *tmp, *gate, *up, *cosv, *sinv;
-  sc_act_block *xq;
+  uint8_t *xq;
   float *scores; /* n_threads x cap_pos */
   int *tok_seq, *tok_pos;
 };
@@ -290,6 +290,8 @@ int sc_model_load(const char *path, int n_threads, sc_model **out, sc_err *e) {
     return rc;
   }
   m->kern = sc_kernels_best();
+  int al = m->kern->act_align;
+  if (in.n_embd % al || in.n_ff % al || (in.n_head * in.head_dim) % al) m->kern = sc_kernels_avx2() ? sc_kernels_avx2() : sc_kernels_scalar();
   m->pool = sc_pool_create(n_threads);
   int hd = m->info.head_dim;
   m->inv_freq = sc_xmalloc((size_t)(hd / 2) * sizeof *m->inv_freq);
@@ -384,7 +386,7 @@ static void grow(sc_model *m, int T, int max_pos) {
     m->up = sc_xrealloc(m->up, cz * F * sizeof(float));
     m->cosv = sc_xrealloc(m->cosv, cz * (size_t)(in->head_dim / 2) * sizeof(float));
     m->sinv = sc_xrealloc(m->sinv, cz * (size_t)(in->head_dim / 2) * sizeof(float));
-    m->xq = sc_xrealloc(m->xq, cz * (W / 32) * sizeof(sc_act_block));
+    m->xq = sc_xrealloc(m->xq, cz * m->kern->act_size((int)W));
     m->tok_seq = sc_xrealloc(m->tok_seq, cz * sizeof(int));
     m->tok_pos = sc_xrealloc(m->tok_pos, cz * sizeof(int));
     m->cap_t = c;
@@ -538,12 +540,12 @@ int sc_model_forward(sc_model *m, sc_kvcache *kv, const sc_fwd_seq *seqs, int n_
         m->sinv[(size_t)t * (size_t)h2 + (size_t)j] = (float)sin(th);
       }
     }
-  sc_acts a = {.xf = m->xn, .ldx = E, .xq = m->xq, .nt = T};
+  sc_acts a = {.xf = m->xn, .ldx = E, .xq = m->xq, .xq_stride = m->kern->act_size(E), .nt = T};
   for (int l = 0; l < in->n_layer; l++) {
     layer *L = &m->layers[l];
     for (int t = 0; t < T; t++) {
       rmsnorm(m->xn + (size_t)t * E, m->x + (size_t)t * E, L->attn_norm, E, in->eps);
-      sc_quantize_act(m->xn + (size_t)t * E, m->xq + (size_t)t * (E / 32), E);
+      m->kern->quantize(m->xn + (size_t)t * E, m->xq + (size_t)t * m->kern->act_size(E), E);
     }
     a.ldx = E;
     mm_job qkv[3] = {{&L->wq, m->q, Q}, {&L->wk, m->k, KVD}, {&L->wv, m->v, KVD}};
@@ -566,20 +568,20 @@ int sc_model_forward(sc_model *m, sc_kvcache *kv, const sc_fwd_seq *seqs, int n_
     }
     att_ctx ac = {.m = m, .kv = kv, .seqs = seqs, .layer = l, .T = T};
     sc_pool_for(m->pool, T * H, att_task, &ac);
-    for (int t = 0; t < T; t++) sc_quantize_act(m->att + (size_t)t * Q, m->xq + (size_t)t * (Q / 32), Q);
-    sc_acts ao = {.xf = m->att, .ldx = Q, .xq = m->xq, .nt = T};
+    for (int t = 0; t < T; t++) m->kern->quantize(m->att + (size_t)t * Q, m->xq + (size_t)t * m->kern->act_size(Q), Q);
+    sc_acts ao = {.xf = m->att, .ldx = Q, .xq = m->xq, .xq_stride = m->kern->act_size(Q), .nt = T};
     mm_job o[1] = {{&L->wo, m->tmp, E}};
     matmuls(m, o, 1, &ao);
     for (size_t i = 0; i < (size_t)T * E; i++) m->x[i] += m->tmp[i];
     for (int t = 0; t < T; t++) {
       rmsnorm(m->xn + (size_t)t * E, m->x + (size_t)t * E, L->ffn_norm, E, in->eps);
-      sc_quantize_act(m->xn + (size_t)t * E, m->xq + (size_t)t * (E / 32), E);
+      m->kern->quantize(m->xn + (size_t)t * E, m->xq + (size_t)t * m->kern->act_size(E), E);
     }
     mm_job gu[2] = {{&L->wgate, m->gate, F}, {&L->wup, m->up, F}};
     matmuls(m, gu, 2, &a);
     for (size_t i = 0; i < (size_t)T * F; i++) m->gate[i] = silu(m->gate[i]) * m->up[i];
-    for (int t = 0; t < T; t++) sc_quantize_act(m->gate + (size_t)t * F, m->xq + (size_t)t * (F / 32), F);
-    sc_acts ad = {.xf = m->gate, .ldx = F, .xq = m->xq, .nt = T};
+    for (int t = 0; t < T; t++) m->kern->quantize(m->gate + (size_t)t * F, m->xq + (size_t)t * m->kern->act_size(F), F);
+    sc_acts ad = {.xf = m->gate, .ldx = F, .xq = m->xq, .xq_stride = m->kern->act_size(F), .nt = T};
     mm_job d[1] = {{&L->wdown, m->tmp, E}};
     matmuls(m, d, 1, &ad);
     for (size_t i = 0; i < (size_t)T * E; i++) m->x[i] += m->tmp[i];
@@ -590,12 +592,12 @@ int sc_model_forward(sc_model *m, sc_kvcache *kv, const sc_fwd_seq *seqs, int n_
     t += seqs[s].n_tokens;
     if (!seqs[s].logits) continue;
     rmsnorm(m->xn + (size_t)nl * E, m->x + (size_t)(t - 1) * E, m->out_norm, E, in->eps);
-    sc_quantize_act(m->xn + (size_t)nl * E, m->xq + (size_t)nl * (E / 32), E);
+    m->kern->quantize(m->xn + (size_t)nl * E, m->xq + (size_t)nl * m->kern->act_size(E), E);
     nl++;
   }
   if (nl == 0) return 0;
   float *lg = sc_xmalloc((size_t)nl * (size_t)in->n_vocab * sizeof(float));
-  sc_acts al = {.xf = m->xn, .ldx = E, .xq = m->xq, .nt = nl};
+  sc_acts al = {.xf = m->xn, .ldx = E, .xq = m->xq, .xq_stride = m->kern->act_size(E), .nt = nl};
   mm_job oj[1] = {{&m->wout, lg, in->n_vocab}};
   matmuls(m, oj, 1, &al);
   for (int s = 0, i = 0; s < n_seqs; s++)

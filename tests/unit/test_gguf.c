@@ -161,6 +161,7 @@ Test(gguf, huge_counts) {
   uint64_t huge = 1ull << 62;
   memcpy(img + 8, &huge, 8);
   expect_fail("tensor count");
+  free(img);
   small_file();
   memcpy(img + 16, &huge, 8);
   expect_fail("metadata count");
