@@ -2,6 +2,7 @@
  * cmd_engine.c — `suanchi engine`: serves a GGUF model (--model FILE) or simulates a chip of the
  * catalogue (--simulate CHIP) behind the OpenAI-compatible HTTP front (server.h).
  */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +199,18 @@ int sc_cmd_engine(int argc, char **argv) {
     }
     codec = &mcodec;
   }
+  /* The id goes into every JSON answer: it must be valid UTF-8 (a file name need not be). */
+  json_t *id = json_string(model_name ? model_name : name);
+  if (!id || !json_string_length(id)) {
+    fprintf(stderr, "suanchi engine: the model id '%s' must be non-empty, valid UTF-8 text (see --model-name)\n",
+            model_name ? model_name : name);
+    json_decref(id);
+    eng->ops->destroy(eng);
+    if (codec == &mcodec) sc_model_codec_fini(&mcodec);
+    sc_tokenizer_destroy(tok);
+    return 2;
+  }
+  json_decref(id);
   sc_engine_server_config cfg = {.listen = listen,
                                  .port_file = port_file,
                                  .model_name = model_name ? model_name : name,

@@ -209,6 +209,7 @@ bad 2 "give exactly one of --model FILE or --simulate CHIP" --simulate H100-SXM-
 bad 2 "give exactly one of --model FILE or --simulate CHIP"
 bad 1 "does not fit" --simulate Enflame-i20-16GB --sim-params 8B
 bad 1 "--sim-dtype: 'fp2'" --simulate H100-SXM-80GB --sim-params 8B --sim-dtype fp2
+bad 2 "must be non-empty, valid UTF-8 text" --simulate H100-SXM-80GB --sim-params 8B --model-name $'\xff'
 bad 1 "--listen: 'nonsense' is not HOST:PORT" --simulate H100-SXM-80GB --sim-params 8B --listen nonsense
 
 # --- shutdown with a request in flight: answered, clean exit
