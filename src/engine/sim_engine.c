@@ -381,6 +381,8 @@ int sc_sim_engine_create(const sc_sim_config *cfg, sc_engine **out, sc_err *e) {
     return rc;
   }
   if (cfg->max_batch > 0) s->model.max_batch = cfg->max_batch;
+  if (cfg->eff_bw > 0) s->model.eff_bw = cfg->eff_bw;
+  if (cfg->eff_fl > 0) s->model.eff_fl = cfg->eff_fl;
   s->base.ops = &sim_ops;
   s->base.n_ctx = cfg->n_ctx > 0 ? cfg->n_ctx : 4096;
   s->base.n_vocab = SC_SIM_VOCAB;
