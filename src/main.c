@@ -32,6 +32,7 @@ static const command commands[] = {
     /* engine */
     {"model", sc_cmd_model, "synthesize and benchmark GGUF models"},
     {"tokenize", sc_cmd_tokenize, "show how a model's tokenizer splits text"},
+    {"engine", sc_cmd_engine, "serve a GGUF model or a simulated chip (OpenAI API)"},
     /* serving */
     {"models", sc_cmd_models, "list models (add them with 'model add')"},
     {"deploy", sc_cmd_deploy, "deploy NAME --model M [--replicas N] ...: serve a model"},

@@ -27,6 +27,7 @@ int sc_cmd_sched_bench(int argc, char **argv);
 /* engine (src/engine) */
 int sc_cmd_model(int argc, char **argv);
 int sc_cmd_tokenize(int argc, char **argv);
+int sc_cmd_engine(int argc, char **argv);
 
 /* serving (src/control, src/cli/cmd_serving.c, src/gateway) */
 int sc_cli_model_add(int argc, char **argv); /* `suanchi model add`, reached through `model` */
