@@ -109,13 +109,23 @@ int sc_fleet_place_llm(sc_fleet *f, const sc_chips *catalogue, const sc_llm_mode
     const char *key = f->chips.s[ci];
     if (!(allowed >> ci & 1)) continue;
     const sc_chip *chip = sc_chips_find(catalogue, key);
-    if (!chip || chip->memory_gib <= 0) {
+    /* a chip whose memory is the host's (the CPU row) takes its size from the fleet's devices */
+    double fleet_mem = 0;
+    for (int d = 0; d < f->ndevs; d++)
+      if (f->devs[d].mem > fleet_mem) {
+        for (int n = 0; n < f->nnodes; n++)
+          if (f->nodes[n].chip == ci && d >= f->nodes[n].dev0 && d < f->nodes[n].dev0 + f->nodes[n].ndev) {
+            fleet_mem = (double)f->devs[d].mem;
+            break;
+          }
+      }
+    if (!chip || (chip->memory_gib <= 0 && fleet_mem <= 0) || chip->mem_bw_tbps <= 0) {
       append(why, sizeof why, "%s%s: not in the chip catalogue", *why ? "; " : "", 0, 0);
       size_t o = strlen(why);
       snprintf(why + o, sizeof why - o, " (%s)", key);
       continue;
     }
-    double devmem = chip->memory_gib * 1024.0;
+    double devmem = chip->memory_gib > 0 ? chip->memory_gib * 1024.0 : fleet_mem;
     const char *chip_reason = NULL;
     double r1 = 0, r2 = 0;
     for (size_t k = 0; k < sizeof dev_counts / sizeof dev_counts[0]; k++) {
@@ -123,7 +133,7 @@ int sc_fleet_place_llm(sc_fleet *f, const sc_chips *catalogue, const sc_llm_mode
       double need = sc_llm_mem_per_dev_mib(m, nd);
       if (need > devmem) {
         chip_reason = "needs %.0f GiB per device, has %.0f";
-        r1 = need / 1024.0, r2 = chip->memory_gib;
+        r1 = need / 1024.0, r2 = devmem / 1024.0;
         continue;
       }
       double tpot, ttft;
