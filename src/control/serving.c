@@ -206,9 +206,12 @@ static int place_replica(ctl *c, sc_fleet *f, const sc_deployment_row *d, sc_rep
   sc_strlcpy(regions, d->regions, sizeof regions);
   char *save = NULL, *reg = strtok_r(regions, "|", &save);
   bool all_never = true;
+  /* Replicas of one deployment are spread over nodes when possible: first with the scheduler's
+   * spreading rule, then, if that is the only obstacle, without it (a soft constraint). */
+  int pass = 0;
   do {
     sc_sched_req q = {.chips = d->chips[0] ? d->chips : NULL, .region = reg, .region_strict = reg != NULL,
-                      .allow_pool = d->pool_ok, .deployment = d->name, .explain = false};
+                      .allow_pool = d->pool_ok, .deployment = pass ? NULL : d->name, .explain = false};
     if (d->slice_compute_milli > 0 || d->slice_mem_mib > 0) {
       q.gpus = 1;
       q.gpu_milli = d->slice_compute_milli > 0 ? d->slice_compute_milli : 1000;
@@ -228,9 +231,16 @@ static int place_replica(ctl *c, sc_fleet *f, const sc_deployment_row *d, sc_rep
     }
     if (rc == 0) break;
     if (!res.never) all_never = false;
-    size_t used = strlen(why);
-    snprintf(why + used, whycap - used, "%s%s%s%s", used ? "; " : "", reg ? reg : "", reg ? ": " : "", res.why);
-  } while ((reg = strtok_r(NULL, "|", &save)));
+    if (!pass) {
+      size_t used = strlen(why);
+      snprintf(why + used, whycap - used, "%s%s%s%s", used ? "; " : "", reg ? reg : "", reg ? ": " : "", res.why);
+    }
+    if (!pass && strstr(res.why, "already hosts a replica")) {
+      pass = 1; /* retry this region without spreading */
+      continue;
+    }
+    pass = 0;
+  } while (pass || (reg = strtok_r(NULL, "|", &save)));
   if (rc) {
     *never = all_never;
     return rc;
