@@ -73,7 +73,10 @@ void sched_compile_workload(sc_fleet *f) {
       gw += tasks[i].weight;
       if (f->ntasks && f->task_chips[i][0]) cw += tasks[i].weight;
     }
-  f->strand_weight = gw > 0 && cw / gw >= 0.01 ? 0.05 : 0.15;
+  /* λ by the share of chip-bound GPU tasks (see docs/internals/sched.md): 0.15 without any, 0.05 with
+   * some, 0 (plain fgd) from a fifth on */
+  double share = gw > 0 ? cw / gw : 0;
+  f->strand_weight = share < 0.01 ? 0.15 : share < 0.2 ? 0.05 : 0;
   for (int c = 0; c < f->nwl; c++) {
     wlist *w = &f->wl[c];
     w->t = sc_xcalloc((size_t)ntasks, sizeof *w->t);
