@@ -68,7 +68,7 @@ typedef struct wtask {
 } wtask;
 
 typedef struct wlist {
-  double gpu_per_cpu; /* GPU milli per CPU milli of the tasks that can run on this chip */
+  double gpu_per_cpu; /* GPU milli per CPU milli of the GPU tasks that can run on this chip */
   double w0;  /* weight of tasks whose fragment is always all idle compute (CPU-only, other chips) */
   wtask *t;   /* sorted by k ascending */
   int n;
