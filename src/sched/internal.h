@@ -68,7 +68,7 @@ typedef struct wtask {
 } wtask;
 
 typedef struct wlist {
-  double gpu_per_cpu; /* GPU milli per CPU milli of the tasks that can run on this chip */
+  double gpu_per_cpu; /* GPU milli per CPU milli of the GPU tasks that can run on this chip */
   double w0;  /* weight of tasks whose fragment is always all idle compute (CPU-only, other chips) */
   wtask *t;   /* sorted by k ascending */
   int n;
@@ -125,7 +125,7 @@ struct sc_fleet {
   wlist *wl; /* per chip */
   int nwl;
   bool wl_dirty;
-  double strand_weight; /* suanchi's λ: 0.15, or 0.05 when >= 1% of GPU tasks are chip-constrained */
+  double strand_weight; /* suanchi's λ: 0.15, 0.05 or 0 by the share of chip-bound GPU tasks */
   double gpu_per_cpu;   /* whole workload's GPU milli per CPU milli */
   /* score cache */
   sclass *classes;

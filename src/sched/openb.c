@@ -135,7 +135,9 @@ sc_openb *sc_openb_create(const sc_trace *t, sc_sched_policy p, uint64_t seed, d
   }
   int64_t total = 0, target = (int64_t)(tune * (double)s->total_milli);
   for (int i = 0; i < n; i++) total += (int64_t)s->order[i]->num_gpu * s->order[i]->gpu_milli;
-  if (total < target) {
+  int64_t pool_gpu = 0;
+  for (int i = 0; i < t->npods; i++) pool_gpu += pool[i]->gpu_milli;
+  if (total < target && pool_gpu > 0) { /* (a pool of CPU-only pods could never reach the target) */
     for (;;) {
       const sc_trace_pod *x = pool[sc_rng_below(&s->rng, (uint64_t)t->npods)];
       if (total + x->gpu_milli > target) break;

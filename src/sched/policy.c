@@ -73,7 +73,10 @@ void sched_compile_workload(sc_fleet *f) {
       gw += tasks[i].weight;
       if (f->ntasks && f->task_chips[i][0]) cw += tasks[i].weight;
     }
-  f->strand_weight = gw > 0 && cw / gw >= 0.01 ? 0.05 : 0.15;
+  /* λ by the share of chip-bound GPU tasks (see docs/internals/sched.md): 0.15 without any, 0.05 with
+   * some, 0 (plain fgd) from a fifth on */
+  double share = gw > 0 ? cw / gw : 0;
+  f->strand_weight = share < 0.01 ? 0.15 : share < 0.2 ? 0.05 : 0;
   for (int c = 0; c < f->nwl; c++) {
     wlist *w = &f->wl[c];
     w->t = sc_xcalloc((size_t)ntasks, sizeof *w->t);
@@ -82,7 +85,6 @@ void sched_compile_workload(sc_fleet *f) {
       const sc_sched_task *t = &tasks[i];
       double p = t->weight / total;
       const char *list = f->ntasks ? f->task_chips[i] : NULL;
-      if (t->gpus == 0) csum += p * (double)t->cpu_milli;
       if (t->gpus == 0 || !chip_listed(f, c, list)) {
         w->w0 += p;
         continue;
@@ -220,8 +222,12 @@ static double strand(const wlist *w, double T, double L) {
   return s > 0 ? s : 0;
 }
 /* fgd: ⌊100·σ(Δ/1000)⌋ with Δ = F(before) − F(after). suanchi: the same score of
- * Δ + λ·min(0, S(before) − S(after)), S the CPU-stranded compute (strand above), so a placement
- * that leaves GPUs without CPU to use them loses score; λ = strand_weight. */
+ * Δ + λ·min(0, S(before) − S(after)) − [CPU-only] μ·G(after), S the CPU-stranded compute (strand above)
+ * and G the node's idle compute: a placement that leaves GPUs without CPU to use them loses score, and a
+ * CPU-only request prefers nodes whose GPUs are busy. λ = strand_weight; both terms are off when λ is 0. */
+/* suanchi's μ: per milli of idle GPU compute left on the node, subtracted from a CPU-only request's Δ */
+#define CPU_ONLY_IDLE_WEIGHT 0.1
+
 static double score_fgd(sc_fleet *f, const creq *q, int n, int *pick, bool ours) {
   const node *nd = &f->nodes[n];
   if (nd->chip < 0) return 50; /* CPU-only node: nothing to fragment, σ(0) */
@@ -233,6 +239,7 @@ static double score_fgd(sc_fleet *f, const creq *q, int n, int *pick, bool ours)
   if (!q->share) {
     double d = F - frag_after(f, q, n, -1, &Ta);
     if (lam > 0) d += lam * fmin(0, S0 - strand(w, Ta, L1));
+    if (lam > 0 && !q->gpus) d -= CPU_ONLY_IDLE_WEIGHT * Ta; /* CPU-only: go where GPUs are busy */
     return floor(100.0 * sigmoid(d / 1000.0));
   }
   double best = -INFINITY;

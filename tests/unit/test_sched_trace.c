@@ -2,6 +2,7 @@
  * small hand-made trace. Self-contained: no files outside the test. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -140,6 +141,14 @@ Test(openb, replays_deterministically) {
       }
     cr_assert_gt(samples, 0, "policy %d", p);
   }
+  /* CPU-only pod lists are replayed as they are (no top-up: they add no GPU demand) */
+  sc_trace cp = {.nodes = t.nodes, .nnodes = t.nnodes};
+  cr_assert_eq(load(&cp, false, "name,cpu_milli,memory_mib,num_gpu,gpu_milli\na,1,1,0,0\nb,1,1,0,0\n", &e), 0);
+  sc_openb *s = sc_openb_create(&cp, SC_POLICY_SUANCHI, 1, 1.3, &e);
+  cr_assert_not_null(s, "%s", e.msg);
+  cr_assert_eq(sc_openb_npods(s), 2);
+  sc_openb_destroy(s);
+  free(cp.pods);
   /* CPU-only node lists cannot be replayed */
   sc_trace cpu = {0};
   cr_assert_eq(load(&cpu, true, "sn,cpu_milli,memory_mib,gpu,model\nc,1000,1000,0,\n", &e), 0);
