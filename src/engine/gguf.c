@@ -290,6 +290,8 @@ static int parse(sc_gguf *g, sc_err *e) {
     return sc_err_set(e, SC_EFORMAT, "gguf_bad_magic", "not a GGUF file (bad magic; expected \"GGUF\")");
   c.off = 4;
   if ((rc = rd_u32(&c, &g->version, "version", e))) return rc;
+  if (g->version == 0x02000000u || g->version == 0x03000000u)
+    return sc_err_set(e, SC_EFORMAT, "gguf_bad_version", "big-endian GGUF files are not supported");
   if (g->version != 2 && g->version != 3)
     return sc_err_set(e, SC_EFORMAT, "gguf_bad_version", "GGUF version %u is not supported (only 2 and 3)", g->version);
   uint64_t nt, nkv;
