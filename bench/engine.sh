@@ -16,5 +16,5 @@ done
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for t in q8_0 q4_k; do
   echo "== $t"
-  "$BIN" model bench "$DIR/qwen2-0.5b-$t.gguf" --threads "$THREADS" --prompt 128 --gen 16 --reps 3 --streams 1,4,16
+  "$BIN" model bench "$DIR/qwen2-0.5b-$t.gguf" --threads "$THREADS" --prompt 128 --gen 16 --reps 5 --streams 1,4,16
 done

@@ -62,7 +62,23 @@ struct sc_gguf {
   size_t n_tensors;
   sc_gguf_tensor *tensors;
   char *names; /* storage of tensor names */
+  /* name -> index hash tables (open addressing, -1 = empty), so lookups and duplicate checks
+   * stay O(1) whatever the counts a hostile file declares */
+  int32_t *kv_idx, *t_idx;
+  size_t kv_cap, t_cap;
 };
+
+static uint64_t hname(const char *s) {
+  uint64_t h = 1469598103934665603ull;
+  for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ull;
+  return h;
+}
+
+static size_t table_cap(size_t n) {
+  size_t c = 16;
+  while (c < 2 * n) c *= 2;
+  return c;
+}
 
 typedef struct cur {
   const uint8_t *p;
@@ -225,25 +241,45 @@ void sc_gguf_close(sc_gguf *g) {
   free(g->kvs);
   free(g->tensors);
   free(g->names);
+  free(g->kv_idx);
+  free(g->t_idx);
   if (g->mapped && g->base) munmap((void *)g->base, g->len);
   free(g);
 }
 
 static const kv *find_kv(const sc_gguf *g, const char *key) {
-  if (!g || !key) return NULL;
-  for (size_t i = 0; i < g->n_kv; i++)
+  if (!g || !key || !g->kv_idx) return NULL;
+  for (size_t j = hname(key) & (g->kv_cap - 1);; j = (j + 1) & (g->kv_cap - 1)) {
+    int32_t i = g->kv_idx[j];
+    if (i < 0) return NULL;
     if (strcmp(g->kvs[i].key, key) == 0) return &g->kvs[i];
-  return NULL;
+  }
+}
+
+/* Inserts kvs[i] (or tensors[i]); false if the name is already there. */
+static bool kv_insert(sc_gguf *g, size_t i) {
+  for (size_t j = hname(g->kvs[i].key) & (g->kv_cap - 1);; j = (j + 1) & (g->kv_cap - 1)) {
+    if (g->kv_idx[j] < 0) {
+      g->kv_idx[j] = (int32_t)i;
+      return true;
+    }
+    if (strcmp(g->kvs[g->kv_idx[j]].key, g->kvs[i].key) == 0) return false;
+  }
+}
+
+static bool t_insert(sc_gguf *g, size_t i) {
+  for (size_t j = hname(g->tensors[i].name) & (g->t_cap - 1);; j = (j + 1) & (g->t_cap - 1)) {
+    if (g->t_idx[j] < 0) {
+      g->t_idx[j] = (int32_t)i;
+      return true;
+    }
+    if (strcmp(g->tensors[g->t_idx[j]].name, g->tensors[i].name) == 0) return false;
+  }
 }
 
 static int cmp_off(const void *a, const void *b) {
   const sc_gguf_tensor *x = *(const sc_gguf_tensor *const *)a, *y = *(const sc_gguf_tensor *const *)b;
   return x->offset < y->offset ? -1 : x->offset > y->offset;
-}
-
-static int cmp_name(const void *a, const void *b) {
-  const sc_gguf_tensor *x = *(const sc_gguf_tensor *const *)a, *y = *(const sc_gguf_tensor *const *)b;
-  return strcmp(x->name, y->name);
 }
 
 static int parse(sc_gguf *g, sc_err *e) {
@@ -254,6 +290,8 @@ static int parse(sc_gguf *g, sc_err *e) {
     return sc_err_set(e, SC_EFORMAT, "gguf_bad_magic", "not a GGUF file (bad magic; expected \"GGUF\")");
   c.off = 4;
   if ((rc = rd_u32(&c, &g->version, "version", e))) return rc;
+  if (g->version == 0x02000000u || g->version == 0x03000000u)
+    return sc_err_set(e, SC_EFORMAT, "gguf_bad_version", "big-endian GGUF files are not supported");
   if (g->version != 2 && g->version != 3)
     return sc_err_set(e, SC_EFORMAT, "gguf_bad_version", "GGUF version %u is not supported (only 2 and 3)", g->version);
   uint64_t nt, nkv;
@@ -266,6 +304,9 @@ static int parse(sc_gguf *g, sc_err *e) {
     return sc_err_set(e, SC_EFORMAT, "gguf_bad_count", "GGUF tensor count %llu is impossible for a file of %zu bytes",
                       (unsigned long long)nt, g->len);
   g->kvs = sc_xcalloc(nkv ? nkv : 1, sizeof *g->kvs);
+  g->kv_cap = table_cap(nkv);
+  g->kv_idx = sc_xmalloc(g->kv_cap * sizeof *g->kv_idx);
+  memset(g->kv_idx, 0xff, g->kv_cap * sizeof *g->kv_idx);
   for (uint64_t i = 0; i < nkv; i++) {
     kv *k = &g->kvs[i];
     const char *key;
@@ -278,7 +319,7 @@ static int parse(sc_gguf *g, sc_err *e) {
     if (memchr(key, 0, kl)) return sc_err_set(e, SC_EFORMAT, "gguf_bad_key", "GGUF %s contains a NUL byte", what);
     k->key = dupn(key, kl);
     g->n_kv = i + 1;
-    if (find_kv(g, k->key) != k)
+    if (!kv_insert(g, i))
       return sc_err_set(e, SC_EFORMAT, "gguf_dup_key", "GGUF metadata key '%s' appears twice", k->key);
     if ((rc = rd_u32(&c, &t, k->key, e))) return rc;
     if (t > SC_GGUF_F64)
@@ -368,6 +409,12 @@ static int parse(sc_gguf *g, sc_err *e) {
   free(name_off);
   name_off = NULL;
   g->n_tensors = nt;
+  g->t_cap = table_cap(nt);
+  g->t_idx = sc_xmalloc(g->t_cap * sizeof *g->t_idx);
+  memset(g->t_idx, 0xff, g->t_cap * sizeof *g->t_idx);
+  for (size_t i = 0; i < nt; i++)
+    if (!t_insert(g, i))
+      return sc_err_set(e, SC_EFORMAT, "gguf_dup_tensor", "GGUF tensor name '%s' appears twice", g->tensors[i].name);
 
   uint64_t data_start = (c.off + align - 1) / align * align;
   if (nt > 0 && data_start > g->len)
@@ -385,12 +432,6 @@ static int parse(sc_gguf *g, sc_err *e) {
   if (nt > 1) {
     sorted = sc_xmalloc(nt * sizeof *sorted);
     for (size_t i = 0; i < nt; i++) sorted[i] = &g->tensors[i];
-    qsort(sorted, nt, sizeof *sorted, cmp_name);
-    for (size_t i = 1; i < nt; i++)
-      if (strcmp(sorted[i - 1]->name, sorted[i]->name) == 0) {
-        rc = sc_err_set(e, SC_EFORMAT, "gguf_dup_tensor", "GGUF tensor name '%s' appears twice", sorted[i]->name);
-        goto out;
-      }
     qsort(sorted, nt, sizeof *sorted, cmp_off);
     for (size_t i = 1; i < nt; i++)
       if (sorted[i - 1]->offset + sorted[i - 1]->nbytes > sorted[i]->offset) {
@@ -572,8 +613,10 @@ const sc_gguf_tensor *sc_gguf_tensor_at(const sc_gguf *g, size_t i) {
 }
 
 const sc_gguf_tensor *sc_gguf_find_tensor(const sc_gguf *g, const char *name) {
-  if (!g || !name) return NULL;
-  for (size_t i = 0; i < g->n_tensors; i++)
+  if (!g || !name || !g->t_idx) return NULL;
+  for (size_t j = hname(name) & (g->t_cap - 1);; j = (j + 1) & (g->t_cap - 1)) {
+    int32_t i = g->t_idx[j];
+    if (i < 0) return NULL;
     if (strcmp(g->tensors[i].name, name) == 0) return &g->tensors[i];
-  return NULL;
+  }
 }

@@ -502,7 +502,70 @@ static void att_task(void *arg, int job, int ith) {
   }
 }
 
+typedef enum { ST_NORM_ATTN, ST_ADD_NORM_ATTN, ST_ROPE_KV, ST_QUANT_ATT, ST_ADD_NORM_FFN, ST_SWIGLU } tok_stage;
+
+typedef struct tok_ctx {
+  sc_model *m;
+  sc_kvcache *kv;
+  const sc_fwd_seq *seqs;
+  const layer *L;
+  int layer;
+  tok_stage stage;
+} tok_ctx;
+
 static inline float silu(float x) { return x / (1.0f + expf(-x)); }
+
+/* Task = the element-wise work of one token between two matmuls (norms, residuals, biases, RoPE,
+ * KV writes, SwiGLU, activation quantization). Per token, so batch-invariant. */
+static void tok_task(void *arg, int t, int ith) {
+  (void)ith;
+  tok_ctx *c = arg;
+  sc_model *m = c->m;
+  const sc_model_info *in = &m->info;
+  const layer *L = c->L;
+  int E = in->n_embd, hd = in->head_dim, Q = in->n_head * hd, KVD = in->n_head_kv * hd, F = in->n_ff, h2 = hd / 2;
+  float *x = m->x + (size_t)t * E, *xn = m->xn + (size_t)t * E, *tmp = m->tmp + (size_t)t * E;
+  switch (c->stage) {
+    case ST_ADD_NORM_ATTN:
+      for (int i = 0; i < E; i++) x[i] += tmp[i];
+      /* fall through */
+    case ST_NORM_ATTN:
+      rmsnorm(xn, x, L->attn_norm, E, in->eps);
+      m->kern->quantize(xn, m->xq + (size_t)t * m->kern->act_size(E), E);
+      break;
+    case ST_ROPE_KV: {
+      float *q = m->q + (size_t)t * Q, *k = m->k + (size_t)t * KVD, *v = m->v + (size_t)t * KVD;
+      if (L->bq)
+        for (int i = 0; i < Q; i++) q[i] += L->bq[i];
+      if (L->bk)
+        for (int i = 0; i < KVD; i++) k[i] += L->bk[i];
+      if (L->bv)
+        for (int i = 0; i < KVD; i++) v[i] += L->bv[i];
+      const float *cs = m->cosv + (size_t)t * h2, *sn = m->sinv + (size_t)t * h2;
+      rope(q, in->n_head, hd, cs, sn, in->rope_neox);
+      rope(k, in->n_head_kv, hd, cs, sn, in->rope_neox);
+      const sc_fwd_seq *s = &c->seqs[m->tok_seq[t]];
+      int p = m->tok_pos[t];
+      memcpy(kv_at(c->kv, c->kv->k, c->layer, s->blocks[p / SC_KV_BLOCK], p % SC_KV_BLOCK), k, (size_t)KVD * sizeof(float));
+      memcpy(kv_at(c->kv, c->kv->v, c->layer, s->blocks[p / SC_KV_BLOCK], p % SC_KV_BLOCK), v, (size_t)KVD * sizeof(float));
+      break;
+    }
+    case ST_QUANT_ATT:
+      m->kern->quantize(m->att + (size_t)t * Q, m->xq + (size_t)t * m->kern->act_size(Q), Q);
+      break;
+    case ST_ADD_NORM_FFN:
+      for (int i = 0; i < E; i++) x[i] += tmp[i];
+      rmsnorm(xn, x, L->ffn_norm, E, in->eps);
+      m->kern->quantize(xn, m->xq + (size_t)t * m->kern->act_size(E), E);
+      break;
+    case ST_SWIGLU: {
+      float *g = m->gate + (size_t)t * F, *u = m->up + (size_t)t * F;
+      for (int i = 0; i < F; i++) g[i] = silu(g[i]) * u[i];
+      m->kern->quantize(g, m->xq + (size_t)t * m->kern->act_size(F), F);
+      break;
+    }
+  }
+}
 
 int sc_model_forward(sc_model *m, sc_kvcache *kv, const sc_fwd_seq *seqs, int n_seqs, sc_err *e) {
   if (!m->g) return sc_err_set(e, SC_ESTATE, "model_asleep", "the model's weights are unmapped (sleeping)");
@@ -542,51 +605,35 @@ int sc_model_forward(sc_model *m, sc_kvcache *kv, const sc_fwd_seq *seqs, int n_
       }
     }
   sc_acts a = {.xf = m->xn, .ldx = E, .xq = m->xq, .xq_stride = m->kern->act_size(E), .nt = T};
+  tok_ctx tc = {.m = m, .kv = kv, .seqs = seqs};
   for (int l = 0; l < in->n_layer; l++) {
     layer *L = &m->layers[l];
-    for (int t = 0; t < T; t++) {
-      rmsnorm(m->xn + (size_t)t * E, m->x + (size_t)t * E, L->attn_norm, E, in->eps);
-      m->kern->quantize(m->xn + (size_t)t * E, m->xq + (size_t)t * m->kern->act_size(E), E);
-    }
-    a.ldx = E;
+    tc.L = L;
+    tc.layer = l;
+    tc.stage = l == 0 ? ST_NORM_ATTN : ST_ADD_NORM_ATTN;
+    sc_pool_for(m->pool, T, tok_task, &tc);
     mm_job qkv[3] = {{&L->wq, m->q, Q}, {&L->wk, m->k, KVD}, {&L->wv, m->v, KVD}};
     matmuls(m, qkv, 3, &a);
-    for (int t = 0; t < T; t++) {
-      float *q = m->q + (size_t)t * Q, *k = m->k + (size_t)t * KVD, *v = m->v + (size_t)t * KVD;
-      if (L->bq)
-        for (int i = 0; i < Q; i++) q[i] += L->bq[i];
-      if (L->bk)
-        for (int i = 0; i < KVD; i++) k[i] += L->bk[i];
-      if (L->bv)
-        for (int i = 0; i < KVD; i++) v[i] += L->bv[i];
-      const float *cs = m->cosv + (size_t)t * h2, *sn = m->sinv + (size_t)t * h2;
-      rope(q, H, hd, cs, sn, in->rope_neox);
-      rope(k, in->n_head_kv, hd, cs, sn, in->rope_neox);
-      const sc_fwd_seq *s = &seqs[m->tok_seq[t]];
-      int p = m->tok_pos[t];
-      memcpy(kv_at(kv, kv->k, l, s->blocks[p / SC_KV_BLOCK], p % SC_KV_BLOCK), k, (size_t)KVD * sizeof(float));
-      memcpy(kv_at(kv, kv->v, l, s->blocks[p / SC_KV_BLOCK], p % SC_KV_BLOCK), v, (size_t)KVD * sizeof(float));
-    }
+    tc.stage = ST_ROPE_KV;
+    sc_pool_for(m->pool, T, tok_task, &tc);
     att_ctx ac = {.m = m, .kv = kv, .seqs = seqs, .layer = l, .T = T};
     sc_pool_for(m->pool, T * H, att_task, &ac);
-    for (int t = 0; t < T; t++) m->kern->quantize(m->att + (size_t)t * Q, m->xq + (size_t)t * m->kern->act_size(Q), Q);
+    tc.stage = ST_QUANT_ATT;
+    sc_pool_for(m->pool, T, tok_task, &tc);
     sc_acts ao = {.xf = m->att, .ldx = Q, .xq = m->xq, .xq_stride = m->kern->act_size(Q), .nt = T};
     mm_job o[1] = {{&L->wo, m->tmp, E}};
     matmuls(m, o, 1, &ao);
-    for (size_t i = 0; i < (size_t)T * E; i++) m->x[i] += m->tmp[i];
-    for (int t = 0; t < T; t++) {
-      rmsnorm(m->xn + (size_t)t * E, m->x + (size_t)t * E, L->ffn_norm, E, in->eps);
-      m->kern->quantize(m->xn + (size_t)t * E, m->xq + (size_t)t * m->kern->act_size(E), E);
-    }
+    tc.stage = ST_ADD_NORM_FFN;
+    sc_pool_for(m->pool, T, tok_task, &tc);
     mm_job gu[2] = {{&L->wgate, m->gate, F}, {&L->wup, m->up, F}};
     matmuls(m, gu, 2, &a);
-    for (size_t i = 0; i < (size_t)T * F; i++) m->gate[i] = silu(m->gate[i]) * m->up[i];
-    for (int t = 0; t < T; t++) m->kern->quantize(m->gate + (size_t)t * F, m->xq + (size_t)t * m->kern->act_size(F), F);
+    tc.stage = ST_SWIGLU;
+    sc_pool_for(m->pool, T, tok_task, &tc);
     sc_acts ad = {.xf = m->gate, .ldx = F, .xq = m->xq, .xq_stride = m->kern->act_size(F), .nt = T};
     mm_job d[1] = {{&L->wdown, m->tmp, E}};
     matmuls(m, d, 1, &ad);
-    for (size_t i = 0; i < (size_t)T * E; i++) m->x[i] += m->tmp[i];
   }
+  for (size_t i = 0; i < (size_t)T * E; i++) m->x[i] += m->tmp[i]; /* the last layer's FFN output */
   /* logits for the sequences that asked: gather their last tokens */
   int nl = 0;
   for (int s = 0, t = 0; s < n_seqs; s++) {

@@ -155,6 +155,9 @@ Test(gguf, bad_version) {
   expect_fail("version 1 is not supported");
   img[4] = 4;
   expect_fail("version 4 is not supported");
+  img[4] = 0;
+  img[7] = 3;
+  expect_fail("big-endian");
 }
 
 Test(gguf, huge_counts) {
