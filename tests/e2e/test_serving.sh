@@ -50,6 +50,10 @@ contains "unschedulable says why" "$(cat "$T/err")" "no node can host a replica 
 eq "unschedulable not stored" "$("$S" deployments --json | jq length)" "0"
 "$S" deploy bad --model tiny --slice mem=x >/dev/null 2>&1; eq "bad slice exit" "$?" "2"
 
+# the cpu node already holds a corrupt partial download: it is resumed, fails its hash, is discarded,
+# and the model is fetched again; the engine only ever sees a verified file
+mkdir -p "$T/a-cpu/models"
+head -c 1000 /dev/urandom >"$T/a-cpu/models/$SHA.part"
 check "deploy on cpu" "$S" deploy chat --model tiny --chips CPU-x86_64
 check "deploy on simulated H100s" "$S" deploy sim7 --model tiny --chips H100-SXM-80GB --replicas 2 --slice mem=8,compute=50
 check "all replicas ready" wait_for 60 bash -c "[ \"\$('$S' replicas --json | jq '[.[] | select(.state==\"ready\")] | length')\" = 3 ]"
@@ -58,6 +62,8 @@ EP=$("$S" replicas --json | jq -r '.[] | select(.deployment=="chat") | .endpoint
 R=$(curl -s "$EP/v1/chat/completions" -d '{"model":"chat","messages":[{"role":"user","content":"hi"}],"max_tokens":4}')
 eq "the cpu replica answers" "$(echo "$R" | jq .usage.completion_tokens)" "4"
 eq "the deployment name is the model id" "$(echo "$R" | jq -r .model)" "chat"
+contains "corrupt partial download discarded" "$(cat "$T/agent-cpu1.log")" "fails its sha256"
+eq "cached model file is intact" "$(sha256sum "$T/a-cpu/models/$SHA.gguf" | cut -d' ' -f1)" "$SHA"
 check "engine log kept" test -s "$(ls "$T"/a-cpu/replicas/*/engine.log | head -1)"
 
 # an engine that dies is restarted by its agent
