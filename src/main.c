@@ -28,6 +28,9 @@ static const command commands[] = {
     {"chips", sc_cmd_chips, "show the chip catalogue"},
     /* placement */
     /* engine */
+    {"model", sc_cmd_model, "synthesize and benchmark GGUF models"},
+    {"tokenize", sc_cmd_tokenize, "show how a model's tokenizer splits text"},
+    {"engine", sc_cmd_engine, "serve a GGUF model or a simulated chip (OpenAI API)"},
     /* serving */
     {NULL, NULL, NULL}};
 

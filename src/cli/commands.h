@@ -23,6 +23,9 @@ int sc_cmd_chips(int argc, char **argv);
 /* placement (src/sched) */
 
 /* engine (src/engine) */
+int sc_cmd_model(int argc, char **argv);
+int sc_cmd_tokenize(int argc, char **argv);
+int sc_cmd_engine(int argc, char **argv);
 
 /* serving (src/gateway) */
 
