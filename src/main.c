@@ -32,6 +32,13 @@ static const command commands[] = {
     {"tokenize", sc_cmd_tokenize, "show how a model's tokenizer splits text"},
     {"engine", sc_cmd_engine, "serve a GGUF model or a simulated chip (OpenAI API)"},
     /* serving */
+    {"tenant", sc_cmd_tenant, "add a tenant: tenant add NAME [--region R]"},
+    {"tenants", sc_cmd_tenants, "list tenants"},
+    {"key", sc_cmd_key, "API keys: key create --tenant T [--rpm N] [--tpm N] | key revoke ID"},
+    {"keys", sc_cmd_keys, "list API keys"},
+    {"usage", sc_cmd_usage, "metered usage: usage [--tenant T] [--by model|day|region|chip|owner]"},
+    {"endpoint", sc_cmd_endpoint, "external engines: endpoint add NAME --model M --url URL | endpoint remove NAME"},
+    {"endpoints", sc_cmd_endpoints, "list external endpoints"},
     {NULL, NULL, NULL}};
 
 static void usage(FILE *f) {

@@ -693,6 +693,12 @@ static void route_api(call *k) {
     if (k->role == ROLE_JOIN || k->role == ROLE_NODE)
       return reply_fail(k, SC_EPERM, "forbidden", "this credential may only be used by the agent");
   }
+  /* gateway admin routes (src/gateway/admin.c) */
+  if (strcmp(k->seg[0], "tenants") == 0 || strcmp(k->seg[0], "keys") == 0 || strcmp(k->seg[0], "usage") == 0 ||
+      strcmp(k->seg[0], "endpoints") == 0) {
+    k->status = 200;
+    return sc_gateway_admin(k->c->gw, k->req, k->method, k->seg, k->nseg);
+  }
   if (is(k, EVHTTP_REQ_GET, 1, "regions")) return regions_list(k);
   if (is(k, EVHTTP_REQ_POST, 1, "regions")) return regions_add(k);
   if (is(k, EVHTTP_REQ_GET, 1, "owners")) return owners_list(k);
@@ -728,6 +734,10 @@ static void on_request(struct evhttp_request *req, void *arg) {
   }
   if (strcmp(k.path, "/metrics") == 0) {
     ctl_metrics_reply(c, req);
+    return;
+  }
+  if (strncmp(k.path, "/v1/", 4) == 0) { /* the OpenAI-compatible gateway (src/gateway) */
+    sc_gateway_handle(c->gw, req);
     return;
   }
   if (strncmp(k.path, "/api/v1", 7) != 0 || (k.path[7] != 0 && k.path[7] != '/')) {
@@ -906,6 +916,8 @@ int sc_control_run(const sc_control_opts *opts, sc_err *e) {
   evhttp_set_timeout(c.http, 60);
   evhttp_set_allowed_methods(c.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT);
   evhttp_set_gencb(c.http, on_request, &c);
+  sc_gateway_opts gwo = {.db_path = dbpath, .upstream_timeout_ms = 300000, .max_body = opts->max_body};
+  if ((rc = sc_gateway_create(c.base, &gwo, &c.gw, e))) goto out;
   if ((rc = bind_listener(&c, e))) goto out;
   c.started_mono_ms = c.last_flush_mono_ms = sc_mono_ms();
   struct timeval second = {0, 250000};
@@ -924,6 +936,7 @@ out:
   if (c.tick) event_free(c.tick);
   if (c.sigint) event_free(c.sigint);
   if (c.sigterm) event_free(c.sigterm);
+  sc_gateway_destroy(c.gw);
   if (c.http) evhttp_free(c.http);
   if (c.base) event_base_free(c.base);
   ctl_reg_fini(&c.reg);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "control/control.h"
+#include "gateway/gateway.h"
 #include "store/store.h"
 
 /* Live view of one device: the stored facts plus what the last heartbeat said. */
@@ -64,6 +65,7 @@ typedef struct ctl {
   uint8_t admin_hash[32];
   int64_t started_mono_ms;
   int64_t last_flush_mono_ms;
+  sc_gateway *gw;            /* the OpenAI gateway (/v1/..., /api/v1/{tenants,keys,usage,endpoints}) */
 } ctl;
 
 /* registry.c */
