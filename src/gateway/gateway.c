@@ -35,6 +35,7 @@
 #define GW_MAX_TOKENS_CAP 1048576 /* longer than any model's context: beyond it, max_tokens is absurd */
 #define GW_DEFAULT_MAX_TOKENS 256 /* estimate for routing when the client gives none */
 #define GW_PREFIX_BYTES 512       /* prefix-affinity hash covers this much of the prompt */
+#define GW_COOL_MS 5000           /* a replica whose connection failed is skipped this long (if others can serve) */
 
 struct gw_call {
   sc_gateway *g;
@@ -250,6 +251,7 @@ void gw_rebuild_routes(sc_gateway *g) {
     if (old) {
       v[i].outstanding = old->outstanding;
       v[i].inflight = old->inflight;
+      v[i].cool_until_ms = old->cool_until_ms;
     }
   }
   free(g->reps);
@@ -271,10 +273,14 @@ void sc_gateway_set_replicas(sc_gateway *g, const sc_gw_replica *r, int n) {
 static gw_rep *pick(sc_gateway *g, gw_call *c) {
   gw_rep *cand[256];
   int n = 0;
-  bool in_region = false;
+  bool in_region = false, warm = false;
+  int64_t now = sc_mono_ms();
+  for (int i = 0; i < g->nreps && !warm; i++) /* is any replica not cooling down after a failure? */
+    warm = g->reps[i].r.ready && g->reps[i].cool_until_ms <= now && strcmp(g->reps[i].r.model, c->model) == 0;
   for (int i = 0; i < g->nreps && n < 256; i++) {
     gw_rep *r = &g->reps[i];
     if (!r->r.ready || strcmp(r->r.model, c->model) != 0) continue;
+    if (warm && r->cool_until_ms > now) continue;
     bool tried = false;
     for (int t = 0; t < c->tries; t++) tried |= strcmp(c->tried[t], r->r.id) == 0;
     if (tried) continue;
@@ -623,6 +629,7 @@ static void on_upstream_done(struct evhttp_request *u, void *arg) {
     c->usage_seen = true;
     return finish(c, "timeout");
   }
+  if (r) r->cool_until_ms = sc_mono_ms() + GW_COOL_MS;
   sc_warn(MOD, "request %s: replica %s (%s) failed before answering; %s", c->reqid, c->rep.r.id, c->rep.r.url,
           c->tries < GW_MAX_TRIES ? "trying another" : "giving up");
   dispatch(c);

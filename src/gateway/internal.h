@@ -39,6 +39,7 @@ typedef struct gw_rep {
   int port;
   int64_t outstanding;     /* estimated tokens in flight */
   int inflight;
+  int64_t cool_until_ms;    /* after a failed connection: skipped until then while others can serve */
   bool external;
 } gw_rep;
 
