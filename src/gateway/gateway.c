@@ -356,15 +356,21 @@ static void call_free(gw_call *c) {
   free(c);
 }
 
+static void on_upstream_done(struct evhttp_request *u, void *arg);
+
+/* Cancels the upstream request in flight; libevent runs only the error callback for a
+ * cancelled request, so the completion is run here. */
+static void cancel_upstream(gw_call *c) {
+  evhttp_cancel_request(c->ureq);
+  on_upstream_done(NULL, c);
+}
+
 static void on_client_close(struct evhttp_connection *cn, void *arg) {
   (void)cn;
   gw_call *c = arg;
   c->client_gone = true;
   c->cevcon = NULL;
-  if (c->ureq) {
-    struct evhttp_request *u = c->ureq;
-    evhttp_cancel_request(u); /* runs on_upstream_done(NULL) */
-  }
+  if (c->ureq) cancel_upstream(c);
 }
 
 static void dispatch(gw_call *c);
@@ -920,8 +926,7 @@ void sc_gateway_destroy(sc_gateway *g) {
   for (gw_call *c = g->calls; c;) {
     gw_call *next = c->next;
     if (c->ureq) {
-      g->stopping = true;
-      evhttp_cancel_request(c->ureq);
+      cancel_upstream(c);
     }
     c = next;
   }
