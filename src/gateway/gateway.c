@@ -887,9 +887,7 @@ void sc_gateway_handle(sc_gateway *g, struct evhttp_request *req) {
   c->est_tokens = c->est_prompt + (json_is_integer(mt) ? json_integer_value(mt) : GW_DEFAULT_MAX_TOKENS);
   c->ts_ms = sc_wall_ms();
   c->t0_ns = sc_mono_ns();
-  char rid[SC_SECRET_ID_LEN + 2];
-  sc_random_id('r', rid, sizeof rid);
-  snprintf(c->reqid, sizeof c->reqid, "req-%s", rid + 1);
+  snprintf(c->reqid, sizeof c->reqid, "req-%s%08x", g->rid_prefix, (unsigned)++g->rid_counter);
   evhttp_add_header(evhttp_request_get_output_headers(req), "X-Request-Id", c->reqid);
   c->cevcon = evhttp_request_get_connection(req);
   if (c->cevcon) evhttp_connection_set_closecb(c->cevcon, on_client_close, c);
@@ -914,6 +912,9 @@ int sc_gateway_create(struct event_base *base, const sc_gateway_opts *o, sc_gate
     return rc;
   }
   gw_rebuild_routes(g);
+  char rid[SC_SECRET_ID_LEN + 2];
+  sc_random_id('r', rid, sizeof rid);
+  sc_strlcpy(g->rid_prefix, rid + 1, sizeof g->rid_prefix);
   sc_info(MOD, "gateway up: %d API keys, %d external endpoints", g->nkeys, g->neps);
   *out = g;
   return 0;

@@ -88,6 +88,8 @@ struct sc_gateway {
   gw_call *calls;                /* in flight (doubly linked) */
   int64_t requests_total, errors_total;
   bool stopping;
+  char rid_prefix[9];            /* request ids: req-<random prefix><counter>, unique across restarts */
+  uint32_t rid_counter;
 };
 
 /* gateway.c */

@@ -34,6 +34,7 @@ struct gw_meter {
   item *q, **qtail;       /* waiting to be written */
   item *done, **dtail;    /* written, callbacks pending */
   bool stop, started;
+  bool waiting;           /* the writer sleeps on cv (else it will look at q before sleeping) */
   sc_store *db;
   int efd;
   struct event *ev;
@@ -46,7 +47,11 @@ static void *writer(void *arg) {
   int cap = 0;
   pthread_mutex_lock(&m->mu);
   for (;;) {
-    while (!m->q && !m->stop) pthread_cond_wait(&m->cv, &m->mu);
+    while (!m->q && !m->stop) {
+      m->waiting = true;
+      pthread_cond_wait(&m->cv, &m->mu);
+      m->waiting = false;
+    }
     if (!m->q && m->stop) break;
     item *head = m->q;
     m->q = NULL;
@@ -144,7 +149,7 @@ void gw_meter_submit(gw_meter *m, const sc_usage_rec *r, gw_meter_cb cb, void *a
   pthread_mutex_lock(&m->mu);
   *m->qtail = it;
   m->qtail = &it->next;
-  pthread_cond_signal(&m->cv);
+  if (m->waiting) pthread_cond_signal(&m->cv);
   pthread_mutex_unlock(&m->mu);
 }
 
