@@ -256,9 +256,9 @@ static int endpoint_from_json(sc_gateway *g, json_t *o, gw_endpoint *ep, sc_err 
   sc_strlcpy(ep->region, sc_json_str(o, "region", ""), sizeof ep->region);
   sc_strlcpy(ep->chip, sc_json_str(o, "chip", ""), sizeof ep->chip);
   sc_strlcpy(ep->upstream_model, sc_json_str(o, "upstream_model", ""), sizeof ep->upstream_model);
-  if (!valid_name(ep->name))
+  if (!valid_name(ep->name) || strlen(ep->name) > 36)
     return sc_err_set(e, SC_EINVAL, "invalid_request",
-                      "endpoint name '%s' must be 1-63 letters, digits, '.', '-' or '_', starting with a letter or digit",
+                      "endpoint name '%s' must be 1-36 letters, digits, '.', '-' or '_', starting with a letter or digit",
                       ep->name);
   if (!valid_name(ep->model))
     return sc_err_set(e, SC_EINVAL, "invalid_request",

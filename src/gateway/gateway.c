@@ -230,7 +230,8 @@ void gw_rebuild_routes(sc_gateway *g) {
   for (int i = 0; i < g->neps; i++) {
     const gw_endpoint *ep = &g->eps[i];
     gw_rep *r = &v[k];
-    snprintf(r->r.id, sizeof r->r.id, "ep-%s", ep->name);
+    memcpy(r->r.id, "ep-", 3); /* endpoint names are at most 36 characters (admin.c) */
+    sc_strlcpy(r->r.id + 3, ep->name, sizeof r->r.id - 3);
     sc_strlcpy(r->r.deployment, ep->model, sizeof r->r.deployment);
     sc_strlcpy(r->r.model, ep->model, sizeof r->r.model);
     sc_strlcpy(r->r.node, ep->name, sizeof r->r.node);
