@@ -422,9 +422,10 @@ static void finish(gw_call *c, const char *status) {
     if (!c->tail) c->tail = evbuffer_new();
     evbuffer_drain(c->tail, evbuffer_get_length(c->tail));
     evbuffer_add_printf(c->tail,
-                        "data: {\"error\":{\"message\":\"the engine failed mid-stream after %lld tokens\","
-                        "\"type\":\"server_error\",\"code\":\"upstream_failed\",\"param\":null}}\n\ndata: [DONE]\n\n",
-                        (long long)c->completion_tokens);
+                        "data: {\"error\":{\"message\":\"%s after %lld tokens\","
+                        "\"type\":\"server_error\",\"code\":\"%s\",\"param\":null}}\n\ndata: [DONE]\n\n",
+                        g->stopping ? "the gateway is shutting down; the stream was cut off" : "the engine failed mid-stream",
+                        (long long)c->completion_tokens, g->stopping ? "shutting_down" : "upstream_failed");
   }
   sc_usage_rec u;
   memset(&u, 0, sizeof u);
@@ -782,6 +783,7 @@ static bool check_body(struct evhttp_request *req, json_t *b, bool chat) {
 void sc_gateway_handle(sc_gateway *g, struct evhttp_request *req) {
   char path[128];
   g->requests_total++;
+  if (g->stopping) return gw_error(req, 503, "shutting_down", NULL, "the gateway is shutting down");
   if (!sc_http_path(req, path, sizeof path)) {
     g->errors_total++;
     return gw_error(req, 404, "not_found", NULL, "no such route");
@@ -933,6 +935,9 @@ void sc_gateway_destroy(sc_gateway *g) {
     c = next;
   }
   gw_meter_stop(g->meter);
+  g->meter = NULL;
+  /* let the loop write what the callbacks sent (error events, [DONE], answers); new requests get 503 */
+  for (int i = 0; i < 20; i++) event_base_loop(g->base, EVLOOP_NONBLOCK);
   while (g->calls) { /* anything left waits for nothing more */
     gw_call *c = g->calls;
     if (c->cevcon) evhttp_connection_set_closecb(c->cevcon, NULL, NULL);
