@@ -23,6 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <event2/bufferevent.h>
 
 #include "base/json.h"
 #include "base/log.h"
@@ -541,9 +545,16 @@ static void sse_feed(gw_call *c) {
 
 /* ---------- upstream callbacks ---------- */
 
+static void nodelay(struct evhttp_connection *cn) {
+  struct bufferevent *bev = cn ? evhttp_connection_get_bufferevent(cn) : NULL;
+  int fd = bev ? (int)bufferevent_getfd(bev) : -1, one = 1;
+  if (fd >= 0) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 static int on_upstream_headers(struct evhttp_request *u, void *arg) {
   gw_call *c = arg;
   c->headers_seen = true;
+  nodelay(c->uconn);
   c->ustatus = evhttp_request_get_response_code(u);
   const char *ct = evhttp_find_header(evhttp_request_get_input_headers(u), "Content-Type");
   sc_strlcpy(c->ctype, ct ? ct : "", sizeof c->ctype);
@@ -893,6 +904,7 @@ void sc_gateway_handle(sc_gateway *g, struct evhttp_request *req) {
   snprintf(c->reqid, sizeof c->reqid, "req-%s%08x", g->rid_prefix, (unsigned)++g->rid_counter);
   evhttp_add_header(evhttp_request_get_output_headers(req), "X-Request-Id", c->reqid);
   c->cevcon = evhttp_request_get_connection(req);
+  nodelay(c->cevcon); /* small answers and SSE events: no Nagle delay */
   if (c->cevcon) evhttp_connection_set_closecb(c->cevcon, on_client_close, c);
   (void)ready;
   dispatch(c);
