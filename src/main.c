@@ -39,6 +39,13 @@ static const command commands[] = {
     {"deployments", sc_cmd_deployments, "list deployments"},
     {"replicas", sc_cmd_replicas, "list replicas and their states"},
     {"undeploy", sc_cmd_undeploy, "remove a deployment"},
+    {"tenant", sc_cmd_tenant, "add a tenant: tenant add NAME [--region R]"},
+    {"tenants", sc_cmd_tenants, "list tenants"},
+    {"key", sc_cmd_key, "API keys: key create --tenant T [--rpm N] [--tpm N] | key revoke ID"},
+    {"keys", sc_cmd_keys, "list API keys"},
+    {"usage", sc_cmd_usage, "metered usage: usage [--tenant T] [--by model|day|region|chip|owner]"},
+    {"endpoint", sc_cmd_endpoint, "external engines: endpoint add NAME --model M --url URL | endpoint remove NAME"},
+    {"endpoints", sc_cmd_endpoints, "list external endpoints"},
     {NULL, NULL, NULL}};
 
 static void usage(FILE *f) {

@@ -36,5 +36,13 @@ int sc_cmd_deploy(int argc, char **argv);
 int sc_cmd_deployments(int argc, char **argv);
 int sc_cmd_replicas(int argc, char **argv);
 int sc_cmd_undeploy(int argc, char **argv);
+/* serving (src/gateway) */
+int sc_cmd_tenant(int argc, char **argv);
+int sc_cmd_tenants(int argc, char **argv);
+int sc_cmd_key(int argc, char **argv);
+int sc_cmd_keys(int argc, char **argv);
+int sc_cmd_usage(int argc, char **argv);
+int sc_cmd_endpoint(int argc, char **argv);
+int sc_cmd_endpoints(int argc, char **argv);
 
 #endif

@@ -622,6 +622,7 @@ static void agent_heartbeat(call *k) {
   if (strcmp(n->st.state, "ready") != 0) {
     if ((rc = sc_store_set_node_state(c->store, n->st.id, "ready", n->st.admin_state, &e))) goto fail;
     sc_strlcpy(n->st.state, "ready", sizeof n->st.state);
+    c->sv.routes_dirty = true;
     sc_info(MOD, "node %s (%s) is ready again", n->st.name, n->st.id);
   }
   c->m.heartbeats_total++;
@@ -712,6 +713,12 @@ static void route_api(call *k) {
     if (k->role == ROLE_JOIN || k->role == ROLE_NODE)
       return reply_fail(k, SC_EPERM, "forbidden", "this credential may only be used by the agent");
   }
+  /* gateway admin routes (src/gateway/admin.c) */
+  if (strcmp(k->seg[0], "tenants") == 0 || strcmp(k->seg[0], "keys") == 0 || strcmp(k->seg[0], "usage") == 0 ||
+      strcmp(k->seg[0], "endpoints") == 0) {
+    k->status = 200;
+    return sc_gateway_admin(k->c->gw, k->req, k->method, k->seg, k->nseg);
+  }
   if (is(k, EVHTTP_REQ_GET, 1, "regions")) return regions_list(k);
   if (is(k, EVHTTP_REQ_POST, 1, "regions")) return regions_add(k);
   if (is(k, EVHTTP_REQ_GET, 1, "owners")) return owners_list(k);
@@ -749,6 +756,10 @@ static void on_request(struct evhttp_request *req, void *arg) {
   }
   if (strcmp(k.path, "/metrics") == 0) {
     ctl_metrics_reply(c, req);
+    return;
+  }
+  if (strncmp(k.path, "/v1/", 4) == 0) { /* the OpenAI-compatible gateway (src/gateway) */
+    sc_gateway_handle(c->gw, req);
     return;
   }
   if (strncmp(k.path, "/api/v1", 7) != 0 || (k.path[7] != 0 && k.path[7] != '/')) {
@@ -791,6 +802,16 @@ static void flush_heartbeats(ctl *c) {
   free(times);
 }
 
+/* Hands the gateway a new routing table when replicas or node states changed. */
+void ctl_push_routes(ctl *c) {
+  if (!c->sv.routes_dirty || !c->gw) return;
+  sc_gw_replica *r = NULL;
+  int n = ctl_serving_routes(c, &r);
+  sc_gateway_set_replicas(c->gw, r, n);
+  free(r);
+  c->sv.routes_dirty = false;
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   (void)what;
@@ -805,6 +826,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
         continue;
       }
       sc_strlcpy(n->st.state, "down", sizeof n->st.state);
+      c->sv.routes_dirty = true; /* the gateway stops sending to its replicas at once */
       sc_warn(MOD, "node %s (%s) is down: no heartbeat for %lld ms", n->st.name, n->st.id,
               (long long)(now - n->last_hb_mono_ms));
     }
@@ -813,6 +835,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
     ctl_serving_reconcile(c);
     c->last_reconcile_mono_ms = now;
   }
+  ctl_push_routes(c);
   if (now - c->last_flush_mono_ms >= c->opts.flush_interval_ms) {
     flush_heartbeats(c);
     c->last_flush_mono_ms = now;
@@ -933,6 +956,8 @@ int sc_control_run(const sc_control_opts *opts, sc_err *e) {
   evhttp_set_timeout(c.http, 60);
   evhttp_set_allowed_methods(c.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT);
   evhttp_set_gencb(c.http, on_request, &c);
+  sc_gateway_opts gwo = {.db_path = dbpath, .upstream_timeout_ms = 300000, .max_body = opts->max_body};
+  if ((rc = sc_gateway_create(c.base, &gwo, &c.gw, e))) goto out;
   if ((rc = bind_listener(&c, e))) goto out;
   c.started_mono_ms = c.last_flush_mono_ms = sc_mono_ms();
   struct timeval second = {0, 250000};
@@ -951,6 +976,7 @@ out:
   if (c.tick) event_free(c.tick);
   if (c.sigint) event_free(c.sigint);
   if (c.sigterm) event_free(c.sigterm);
+  sc_gateway_destroy(c.gw);
   if (c.http) evhttp_free(c.http);
   if (c.base) event_base_free(c.base);
   ctl_serving_fini(&c);

@@ -80,6 +80,7 @@ typedef struct ctl {
   int64_t last_reconcile_mono_ms;
   int64_t started_mono_ms;
   int64_t last_flush_mono_ms;
+  sc_gateway *gw;            /* the OpenAI gateway (/v1/..., /api/v1/{tenants,keys,usage,endpoints}) */
 } ctl;
 
 /* registry.c */
@@ -114,6 +115,9 @@ bool ctl_serving_api(ctl *c, struct evhttp_request *req, enum evhttp_cmd_type m,
 void ctl_serving_model_download(ctl *c, struct evhttp_request *req, const char *sha, int *status);
 /* Builds the gateway's routing table (caller frees); returns its length. */
 int ctl_serving_routes(ctl *c, sc_gw_replica **out);
+
+/* control.c */
+void ctl_push_routes(ctl *c);
 
 /* metrics.c */
 extern const double ctl_hist_bounds[CTL_HIST_BUCKETS];

@@ -360,6 +360,7 @@ json_t *ctl_serving_heartbeat(ctl *c, ctl_node *n, const json_t *reported) {
     json_array_foreach(reported, i, rep) reported_now |= strcmp(sc_json_str(rep, "id", ""), r->id) == 0;
     if (!reported_now) drop_replica(c, k);
   }
+  ctl_push_routes(c);
   /* what the node should run */
   json_t *want = json_array();
   for (int k = 0; k < c->sv.nreps; k++) {
