@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # `make demo`: starts, on this machine, a pool shaped like the operator's footprint — five own
 # regions and one open-pool owner's region, agents with simulated NVIDIA, Ascend and Enflame
-# devices and one real CPU agent — prints what to try, and stops everything on Ctrl-C.
+# devices and one real CPU agent — deploys a synthesized model on the CPU node and simulated-chip
+# deployments in the regions, creates a demo API key, prints what to try, and stops everything on Ctrl-C.
 #
 # Environment: SUANCHI (binary, default build/suanchi), DEMO_DIR (default ./demo-run),
-# DEMO_LISTEN (default 127.0.0.1:7700), DEMO_SECONDS (stop by itself after N seconds; for tests).
+# DEMO_LISTEN (default 127.0.0.1:7700), DEMO_SECONDS (stop by itself after N seconds; for tests),
+# DEMO_MODEL_PRESET (synthesized model shape: 0.5b, the default, or tiny).
 set -u
 cd "$(dirname "$0")/.."
 S=${SUANCHI:-$PWD/build/suanchi}
@@ -75,6 +77,30 @@ for _ in $(seq 100); do
   sleep 0.2
 done
 
+# serving: a synthesized model on the cpu node, simulated-chip deployments in the regions, a demo key
+PRESET=${DEMO_MODEL_PRESET:-0.5b}
+echo "demo: synthesizing a Qwen2-shaped model ($PRESET, random weights) and deploying it..."
+"$S" model synth "$DIR/qwen2-$PRESET-demo.gguf" --arch qwen2 --preset "$PRESET" --type q4_k >/dev/null 2>&1 \
+  || { echo "demo: model synth failed" >&2; exit 1; }
+q model add qwen-demo --gguf "$DIR/qwen2-$PRESET-demo.gguf"
+q deploy chat --model qwen-demo --chips CPU-x86_64
+q model add llama-8b --engine vllm --weights-gib 15 --params-b 8
+q deploy llama-8b --model llama-8b --replicas 3 --slo-tpot 50 --regions hainan,dallas,suqian
+q model add qwen-14b --engine mindie --weights-gib 28 --params-b 14
+q deploy qwen-14b --model qwen-14b --chips huawei --regions inner-mongolia
+q tenant add demo --region hainan
+KEY=$("$S" key create --tenant demo 2>/dev/null)
+for _ in $(seq 150); do
+  [ "$("$S" replicas --json 2>/dev/null | grep -c '"state": "ready"')" -ge 5 ] && break
+  sleep 0.2
+done
+OPENAI_DIR=$DIR/openai
+if command -v npm >/dev/null && npm install --silent --prefix "$OPENAI_DIR" openai@4 >/dev/null 2>&1; then
+  HAVE_OPENAI=1
+else
+  HAVE_OPENAI=0
+fi
+
 cat <<MSG
 
   suanchi demo pool is up: $SUANCHI_SERVER  (data in $DIR, logs in $DIR/logs)
@@ -88,11 +114,31 @@ cat <<MSG
     $S nodes --owner qingyang-compute --json
     $S node cordon mentougou-cpu-01
     curl -s $SUANCHI_SERVER/metrics | grep suanchi_
+    $S deployments; $S replicas        # what is served where
+    $S usage --by model                 # metered tokens
+
+  Chat through the gateway with the demo key (the 'chat' model is a synthesized Qwen2 shape with random
+  weights, so it answers noise; 'llama-8b' and 'qwen-14b' run on simulated H100/H20/910B chips):
+    curl -s $SUANCHI_SERVER/v1/chat/completions -H "Authorization: Bearer $KEY" \\
+      -d '{"model":"llama-8b","messages":[{"role":"user","content":"Hello"}],"max_tokens":32}'
+MSG
+if [ "$HAVE_OPENAI" = 1 ]; then
+cat <<MSG
+  With the official openai client (installed in $OPENAI_DIR):
+    NODE_PATH=$OPENAI_DIR/node_modules node -e 'const OpenAI = require("openai");
+      const c = new OpenAI({baseURL: "$SUANCHI_SERVER/v1", apiKey: "$KEY"});
+      c.chat.completions.create({model: "chat", messages: [{role: "user", content: "Hi"}], max_tokens: 16})
+        .then(r => console.log(r.choices[0].message.content, r.usage))'
+MSG
+fi
+cat <<MSG
 
   Ctrl-C stops everything.
 
 MSG
 "$S" nodes
+echo
+"$S" replicas
 if [ -n "${DEMO_SECONDS:-}" ]; then
   sleep "$DEMO_SECONDS"
 else
