@@ -93,8 +93,16 @@ typedef struct creq {
 } creq;
 
 /* One class of requests that share a score cache (same shape and constraints). */
+/* The request fields a cached score depends on (memory and spread are checked outside the cache). */
+typedef struct ckey {
+  int64_t cpu, gmem, mindev;
+  uint64_t chipmask;
+  int32_t gpus, milli, region;
+  uint8_t strict, pool, pool_only, pad;
+} ckey;
+
 typedef struct sclass {
-  uint64_t key;
+  ckey key;
   bool used;
   uint64_t last_use;
   struct centry {
