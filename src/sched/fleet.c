@@ -246,7 +246,8 @@ int sc_fleet_add_node(sc_fleet *f, const sc_node_spec *n, const sc_device_spec *
   f->node_mark[f->nnodes] = 0;
   strtab_add(&f->ids, n->id);
   f->nnodes++;
-  drop_classes(f); /* per-node arrays changed size */
+  f->wl_dirty = true; /* chip capacities feed the workload's scarcity figures */
+  drop_classes(f);    /* per-node arrays changed size */
   return 0;
 }
 

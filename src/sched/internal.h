@@ -69,6 +69,7 @@ typedef struct wtask {
 
 typedef struct wlist {
   double gpu_per_cpu; /* GPU milli per CPU milli of the GPU tasks that can run on this chip */
+  double scarce; /* chip-bound GPU demand aimed at this chip per unit of its capacity share */
   double w0;  /* weight of tasks whose fragment is always all idle compute (CPU-only, other chips) */
   wtask *t;   /* sorted by k ascending */
   int n;

@@ -439,6 +439,31 @@ Test(policy, suanchi_is_fgd_when_many_tasks_are_chip_bound) {
   sc_fleet_destroy(f);
 }
 
+Test(policy, suanchi_keeps_scarce_chips_for_the_tasks_bound_to_them) {
+  /* Half the GPU tasks (500 milli each) may only use T4, 2 of the 10 GPUs: scarcity 0.5·500/(2000/10000) */
+  sc_sched_task w[] = {{.cpu_milli = 1000, .gpus = 1, .gpu_milli = 500, .chips = "T4", .weight = 5},
+                       {.cpu_milli = 1000, .gpus = 1, .gpu_milli = 500, .weight = 5}};
+  sc_sched_result r;
+  for (int pol = 0; pol < 2; pol++) { /* fgd computes the same figures but does not use them */
+    sc_fleet *f = sc_fleet_create(pol ? SC_POLICY_SUANCHI : SC_POLICY_FGD);
+    add(f, (nodedef){.id = "t4", .ndev = 2, .chip = "T4"});
+    add(f, (nodedef){.id = "g2", .ndev = 8, .chip = "G2"});
+    sc_fleet_set_workload(f, w, 2, NULL);
+    cr_assert_eq(place(f, (sc_sched_req){.gpus = 1, .gpu_milli = 500, .chips = "T4"}, &r), 0);
+    cr_assert_eq(place(f, (sc_sched_req){.gpus = 1, .gpu_milli = 500}, &r), 0);
+    int t4 = sc_fleet_find_node(f, "t4");
+    cr_assert_float_eq(f->wl[f->nodes[t4].chip].scarce, 1250, 1e-9);
+    cr_assert_float_eq(f->wl[f->nodes[sc_fleet_find_node(f, "g2")].chip].scarce, 0, 1e-9);
+    if (pol) {
+      cr_assert_str_eq(r.node_id, "g2");
+      cr_assert_eq(r.ncand, 2);
+      cr_assert_str_eq(r.top[1].node_id, "t4");
+      cr_assert_lt(r.top[1].score, r.top[0].score, "the T4 node pays for its scarcity");
+    }
+    sc_fleet_destroy(f);
+  }
+}
+
 Test(policy, random_spreads_with_the_given_rng) {
   sc_fleet *f = sc_fleet_create(SC_POLICY_RANDOM);
   add(f, (nodedef){.id = "a", .ndev = 8});
