@@ -246,7 +246,8 @@ int sc_fleet_add_node(sc_fleet *f, const sc_node_spec *n, const sc_device_spec *
   f->node_mark[f->nnodes] = 0;
   strtab_add(&f->ids, n->id);
   f->nnodes++;
-  drop_classes(f); /* per-node arrays changed size */
+  f->wl_dirty = true; /* chip capacities feed the workload's scarcity figures */
+  drop_classes(f);    /* per-node arrays changed size */
   return 0;
 }
 
@@ -466,12 +467,6 @@ static void explain(const sc_fleet *f, const creq *q, bool ever, char *out, size
 
 /* ---- score cache ---- */
 
-typedef struct ckey {
-  int64_t cpu, gmem, mindev;
-  uint64_t chipmask;
-  int32_t gpus, milli, region;
-  uint8_t strict, pool, pool_only;
-} ckey;
 
 static ckey make_key(const creq *q) {
   ckey k;
@@ -489,18 +484,6 @@ static ckey make_key(const creq *q) {
   return k;
 }
 
-static uint64_t key_hash(const ckey *k) {
-  const unsigned char *p = (const unsigned char *)k;
-  uint64_t h = UINT64_C(1469598103934665603);
-  for (size_t i = 0; i < sizeof *k; i++) h = (h ^ p[i]) * UINT64_C(1099511628211);
-  return h | 1;
-}
-
-static bool class_key_eq(const sclass *c, const creq *q) {
-  ckey k = make_key(q);
-  return c->key == key_hash(&k);
-}
-
 static sclass *class_for(sc_fleet *f, const creq *q) {
   if (f->policy == SC_POLICY_RANDOM || !f->nnodes) return NULL;
   if (!f->classes) {
@@ -510,18 +493,18 @@ static sclass *class_for(sc_fleet *f, const creq *q) {
     f->classes = sc_xcalloc((size_t)f->nclasses, sizeof *f->classes);
   }
   f->use_clock++;
+  ckey k = make_key(q);
   sclass *victim = NULL;
   for (int i = 0; i < f->nclasses; i++) {
     sclass *c = &f->classes[i];
-    if (c->used && class_key_eq(c, q)) {
+    if (c->used && memcmp(&c->key, &k, sizeof k) == 0) {
       c->last_use = f->use_clock;
       return c;
     }
     /* an unused slot, else the least recently used one */
     if (!victim || (victim->used && (!c->used || c->last_use < victim->last_use))) victim = c;
   }
-  ckey k = make_key(q);
-  victim->key = key_hash(&k);
+  victim->key = k;
   victim->used = true;
   victim->last_use = f->use_clock;
   if (!victim->e) victim->e = sc_xmalloc((size_t)f->nnodes * sizeof *victim->e);

@@ -69,6 +69,7 @@ typedef struct wtask {
 
 typedef struct wlist {
   double gpu_per_cpu; /* GPU milli per CPU milli of the GPU tasks that can run on this chip */
+  double scarce; /* chip-bound GPU demand aimed at this chip per unit of its capacity share */
   double w0;  /* weight of tasks whose fragment is always all idle compute (CPU-only, other chips) */
   wtask *t;   /* sorted by k ascending */
   int n;
@@ -93,8 +94,16 @@ typedef struct creq {
 } creq;
 
 /* One class of requests that share a score cache (same shape and constraints). */
+/* The request fields a cached score depends on (memory and spread are checked outside the cache). */
+typedef struct ckey {
+  int64_t cpu, gmem, mindev;
+  uint64_t chipmask;
+  int32_t gpus, milli, region;
+  uint8_t strict, pool, pool_only, pad;
+} ckey;
+
 typedef struct sclass {
-  uint64_t key;
+  ckey key;
   bool used;
   uint64_t last_use;
   struct centry {

@@ -77,6 +77,23 @@ void sched_compile_workload(sc_fleet *f) {
    * some, 0 (plain fgd) from a fifth on */
   double share = gw > 0 ? cw / gw : 0;
   f->strand_weight = share < 0.01 ? 0.15 : share < 0.2 ? 0.05 : 0;
+  /* Scarcity of each chip for chip-bound tasks: the GPU demand of tasks that may only use some chips,
+   * split evenly over the chips they allow, divided by the chip's share of the fleet's capacity. */
+  double capt = 0, *cap = sc_xcalloc((size_t)(f->nwl ? f->nwl : 1), sizeof *cap);
+  for (int n = 0; n < f->nnodes; n++)
+    if (f->nodes[n].chip >= 0) {
+      cap[f->nodes[n].chip] += 1000.0 * f->nodes[n].ndev;
+      capt += 1000.0 * f->nodes[n].ndev;
+    }
+  for (int i = 0; f->ntasks && i < ntasks; i++) {
+    if (!tasks[i].gpus || !f->task_chips[i][0]) continue;
+    int k = 0;
+    for (int c = 0; c < f->nwl; c++) k += cap[c] > 0 && chip_listed(f, c, f->task_chips[i]);
+    for (int c = 0; c < f->nwl; c++)
+      if (k && cap[c] > 0 && chip_listed(f, c, f->task_chips[i]))
+        f->wl[c].scarce += tasks[i].weight / total * tasks[i].gpus * tasks[i].gpu_milli / k / (cap[c] / capt);
+  }
+  free(cap);
   for (int c = 0; c < f->nwl; c++) {
     wlist *w = &f->wl[c];
     w->t = sc_xcalloc((size_t)ntasks, sizeof *w->t);
@@ -227,6 +244,8 @@ static double strand(const wlist *w, double T, double L) {
  * CPU-only request prefers nodes whose GPUs are busy. λ = strand_weight; both terms are off when λ is 0. */
 /* suanchi's μ: per milli of idle GPU compute left on the node, subtracted from a CPU-only request's Δ */
 #define CPU_ONLY_IDLE_WEIGHT 0.1
+/* suanchi's ν: per milli an unconstrained request takes, times the chip's scarcity (wlist.scarce) */
+#define SCARCE_WEIGHT 1.0
 
 static double score_fgd(sc_fleet *f, const creq *q, int n, int *pick, bool ours) {
   const node *nd = &f->nodes[n];
@@ -240,6 +259,7 @@ static double score_fgd(sc_fleet *f, const creq *q, int n, int *pick, bool ours)
     double d = F - frag_after(f, q, n, -1, &Ta);
     if (lam > 0) d += lam * fmin(0, S0 - strand(w, Ta, L1));
     if (lam > 0 && !q->gpus) d -= CPU_ONLY_IDLE_WEIGHT * Ta; /* CPU-only: go where GPUs are busy */
+    if (ours && q->gpus && !q->chips_text) d -= SCARCE_WEIGHT * w->scarce * q->gpus * q->milli / 1000.0;
     return floor(100.0 * sigmoid(d / 1000.0));
   }
   double best = -INFINITY;
@@ -254,6 +274,7 @@ static double score_fgd(sc_fleet *f, const creq *q, int n, int *pick, bool ours)
     seen[nseen++] = v;
     double delta = F - frag_after(f, q, n, i, &Ta);
     if (lam > 0) delta += lam * fmin(0, S0 - strand(w, Ta, L1));
+    if (ours && !q->chips_text) delta -= SCARCE_WEIGHT * w->scarce * q->milli / 1000.0;
     double sc = floor(100.0 * sigmoid(delta / 1000.0));
     if (sc > best) {
       best = sc;

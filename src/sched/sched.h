@@ -4,7 +4,8 @@
  * An sc_fleet holds nodes (CPU, memory, region, owner) and their devices (chip, memory, free
  * compute in milli-device, free memory). Requests are placed and released incrementally; devices
  * and nodes change health. The library is pure: no I/O, no clock, no global randomness. The
- * caller passes an sc_rng (used by the random policy) and `now` (recorded on placements).
+ * caller passes an sc_rng (used by the random policy) and `now` (reserved for time-aware policies; the
+ * current ones do not read it).
  *
  * Units: CPU in milli-cores, memory in MiB, device compute in milli (1000 = one whole device).
  *

@@ -404,6 +404,66 @@ Test(policy, suanchi_keeps_cpu_for_gpus) {
   }
 }
 
+Test(policy, suanchi_sends_cpu_only_pods_where_gpus_are_busy) {
+  sc_sched_task w[] = {{.cpu_milli = 4000, .gpus = 1, .gpu_milli = 1000, .weight = 9},
+                       {.cpu_milli = 2000, .gpus = 0, .weight = 1}};
+  sc_sched_result r;
+  for (int pol = 0; pol < 2; pol++) {
+    sc_fleet *f = sc_fleet_create(pol ? SC_POLICY_SUANCHI : SC_POLICY_FGD);
+    add(f, (nodedef){.id = "a", .cpu = 128000, .ndev = 8});
+    add(f, (nodedef){.id = "b", .cpu = 128000, .ndev = 8});
+    sc_fleet_set_workload(f, w, 2, NULL);
+    cr_assert_eq(place(f, (sc_sched_req){.gpus = 8, .cpu_milli = 8000}, &r), 0);
+    cr_assert_str_eq(r.node_id, "a", "equal nodes: rank order");
+    uint32_t rank[2] = {1, 0}; /* now the free node "b" wins ties */
+    sc_fleet_set_ranks(f, rank);
+    cr_assert_eq(place(f, (sc_sched_req){.cpu_milli = 2000}, &r), 0);
+    /* fgd: F changes nowhere (σ(0) = 50 on both), the tie goes to "b"; suanchi: "b" has idle GPUs */
+    cr_assert_str_eq(r.node_id, pol ? "a" : "b", "policy %d", pol);
+    sc_fleet_destroy(f);
+  }
+}
+
+Test(policy, suanchi_is_fgd_when_many_tasks_are_chip_bound) {
+  /* as suanchi_keeps_cpu_for_gpus, but a third of the GPU tasks need a chip: the CPU terms are off */
+  sc_sched_task w[] = {{.cpu_milli = 4000, .gpus = 1, .gpu_milli = 1000, .weight = 6},
+                       {.cpu_milli = 4000, .gpus = 1, .gpu_milli = 1000, .chips = "H100-SXM-80GB", .weight = 3},
+                       {.cpu_milli = 8000, .gpus = 0, .weight = 1}};
+  sc_fleet *f = sc_fleet_create(SC_POLICY_SUANCHI);
+  add(f, (nodedef){.id = "poor", .cpu = 20000, .ndev = 8});
+  add(f, (nodedef){.id = "rich", .cpu = 128000, .ndev = 8});
+  sc_fleet_set_workload(f, w, 3, NULL);
+  sc_sched_result r;
+  cr_assert_eq(place(f, (sc_sched_req){.cpu_milli = 8000}, &r), 0);
+  cr_assert_str_eq(r.node_id, "poor");
+  sc_fleet_destroy(f);
+}
+
+Test(policy, suanchi_keeps_scarce_chips_for_the_tasks_bound_to_them) {
+  /* Half the GPU tasks (500 milli each) may only use T4, 2 of the 10 GPUs: scarcity 0.5·500/(2000/10000) */
+  sc_sched_task w[] = {{.cpu_milli = 1000, .gpus = 1, .gpu_milli = 500, .chips = "T4", .weight = 5},
+                       {.cpu_milli = 1000, .gpus = 1, .gpu_milli = 500, .weight = 5}};
+  sc_sched_result r;
+  for (int pol = 0; pol < 2; pol++) { /* fgd computes the same figures but does not use them */
+    sc_fleet *f = sc_fleet_create(pol ? SC_POLICY_SUANCHI : SC_POLICY_FGD);
+    add(f, (nodedef){.id = "t4", .ndev = 2, .chip = "T4"});
+    add(f, (nodedef){.id = "g2", .ndev = 8, .chip = "G2"});
+    sc_fleet_set_workload(f, w, 2, NULL);
+    cr_assert_eq(place(f, (sc_sched_req){.gpus = 1, .gpu_milli = 500, .chips = "T4"}, &r), 0);
+    cr_assert_eq(place(f, (sc_sched_req){.gpus = 1, .gpu_milli = 500}, &r), 0);
+    int t4 = sc_fleet_find_node(f, "t4");
+    cr_assert_float_eq(f->wl[f->nodes[t4].chip].scarce, 1250, 1e-9);
+    cr_assert_float_eq(f->wl[f->nodes[sc_fleet_find_node(f, "g2")].chip].scarce, 0, 1e-9);
+    if (pol) {
+      cr_assert_str_eq(r.node_id, "g2");
+      cr_assert_eq(r.ncand, 2);
+      cr_assert_str_eq(r.top[1].node_id, "t4");
+      cr_assert_lt(r.top[1].score, r.top[0].score, "the T4 node pays for its scarcity");
+    }
+    sc_fleet_destroy(f);
+  }
+}
+
 Test(policy, random_spreads_with_the_given_rng) {
   sc_fleet *f = sc_fleet_create(SC_POLICY_RANDOM);
   add(f, (nodedef){.id = "a", .ndev = 8});
