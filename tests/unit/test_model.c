@@ -432,3 +432,37 @@ Test(model, check_rejects_bad_models) {
   }
   free(img);
 }
+
+/* The pool runs every task exactly once per run, with more threads than cores and back-to-back
+ * runs (late workers must never run a task of the wrong run). */
+#include "engine/pool.h"
+#include <stdatomic.h>
+
+typedef struct pool_ctx {
+  atomic_int hits[257];
+  int run;
+  atomic_int wrong;
+} pool_ctx;
+
+static void pool_task(void *arg, int task, int ith) {
+  pool_ctx *c = arg;
+  if (ith < 0 || ith >= 4) atomic_fetch_add(&c->wrong, 1);
+  atomic_fetch_add(&c->hits[task], 1);
+}
+
+Test(pool, every_task_once) {
+  sc_pool *p = sc_pool_create(4);
+  cr_assert_eq(sc_pool_size(p), 4);
+  pool_ctx c;
+  for (int run = 0; run < 300; run++) {
+    int n = 1 + (run * 37) % 257;
+    for (int i = 0; i < 257; i++) atomic_init(&c.hits[i], 0);
+    atomic_init(&c.wrong, 0);
+    sc_pool_for(p, n, pool_task, &c);
+    for (int i = 0; i < 257; i++) cr_assert_eq(atomic_load(&c.hits[i]), i < n ? 1 : 0, "run %d task %d", run, i);
+    cr_assert_eq(atomic_load(&c.wrong), 0);
+  }
+  sc_pool_for(p, 0, pool_task, &c);
+  sc_pool_destroy(p);
+  sc_pool_destroy(NULL);
+}
