@@ -255,6 +255,7 @@ static void *worker(void *arg) {
       pthread_cond_wait(&g->cv, &g->mu);
     }
     if (g->stop) {
+      pthread_cond_broadcast(&g->slept); /* nobody may wait for a sleep that never comes */
       pthread_mutex_unlock(&g->mu);
       break;
     }
@@ -474,14 +475,14 @@ static void op_stats(sc_engine *eng, sc_engine_stats *out) {
 }
 
 static int op_sleep(sc_engine *eng, sc_err *e) {
-  (void)e;
   cpu_engine *g = (cpu_engine *)eng;
   pthread_mutex_lock(&g->mu);
   g->want_sleep = true;
   pthread_cond_signal(&g->cv);
-  while (!g->asleep) pthread_cond_wait(&g->slept, &g->mu);
+  while (!g->asleep && !g->stop) pthread_cond_wait(&g->slept, &g->mu);
+  int rc = g->asleep ? 0 : sc_err_set(e, SC_ESTATE, "engine_stopping", "the engine is shutting down");
   pthread_mutex_unlock(&g->mu);
-  return 0;
+  return rc;
 }
 
 static int op_wake(sc_engine *eng, sc_err *e) {

@@ -2,9 +2,9 @@
  * kernels_avx512.c — AVX-512 (VNNI) kernels. Float weights reuse the 256-bit code of
  * kernels_impl.h; quantized weights use 512-bit vectors over PAIRS of 32-value blocks.
  *
- * Activation layout (act_pair, 136 bytes per 64 values): the 64 int8 quants of two blocks, their
- * scales each repeated 8 times (so one 512-bit load gives the per-lane scale), and their
- * d*sum(q) for the offset formats. Per (row, token, block pair) the work is: load, sign fix-up
+ * Activation layout (act_pair, 192 bytes per 64 values): the 64 int8 quants of two blocks, their
+ * scales each repeated 8 times (so one 512-bit load gives the per-lane scale), and per lane the
+ * scale times the sum of its 4 quants, so the offsets of Q4_0 (-8) and Q4_K (mins) are one FMA. Per (row, token, block pair) the work is: load, sign fix-up
  * (masked negate) or none, vpdpbusd, convert, scale multiply, FMA — about a third of the
  * instructions of the 256-bit path per value. Weight-side unpacking is done once per row and
  * shared by the tile's tokens. Requires n_in % 64 == 0 (the model falls back to AVX2 otherwise).
@@ -29,8 +29,8 @@
 
 typedef struct act_pair {
   int8_t q[64];
-  float dx[16];
-  float s[2];
+  float dx[16];  /* each block's scale, repeated over its 8 lanes */
+  float xsd[16]; /* per lane (4 quants): scale * sum of the quants, for the Q4_0/Q4_K offsets */
 } act_pair;
 
 static size_t act_size(int n) { return (size_t)(n / 64) * sizeof(act_pair); }
@@ -50,18 +50,15 @@ static void quantize(const float *x, void *qv, int n) {
     act_pair *pp = &p[b / 2];
     int8_t *q = pp->q + 32 * (b & 1);
     __m256 vid = _mm256_set1_ps(id);
-    __m256i sum = _mm256_setzero_si256();
     for (int j = 0; j < 32; j += 8) {
       __m256i qi = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(v + j), vid)); /* round to nearest even */
       qi = _mm256_max_epi32(_mm256_min_epi32(qi, _mm256_set1_epi32(127)), _mm256_set1_epi32(-127));
-      sum = _mm256_add_epi32(sum, qi);
       _mm_storel_epi64((__m128i *)(q + j), _mm256_cvtepi32_epi8(qi));
     }
-    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
-    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
-    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
-    for (int j = 0; j < 8; j++) pp->dx[8 * (b & 1) + j] = d;
-    pp->s[b & 1] = d * (float)_mm_cvtsi128_si32(s4);
+    for (int j = 0; j < 8; j++) {
+      pp->dx[8 * (b & 1) + j] = d;
+      pp->xsd[8 * (b & 1) + j] = d * (float)(q[4 * j] + q[4 * j + 1] + q[4 * j + 2] + q[4 * j + 3]);
+    }
   }
 }
 
@@ -94,11 +91,7 @@ INL void z_q8_0(const uint8_t *row, int np, const act_pair *const *x, int nt, fl
 
 INL void z_q4_0(const uint8_t *row, int np, const act_pair *const *x, int nt, float *out) {
   __m512 acc[ZT];
-  float off[ZT];
-  _Pragma("GCC unroll 8") for (int t = 0; t < nt; t++) {
-    acc[t] = _mm512_setzero_ps();
-    off[t] = 0;
-  }
+  _Pragma("GCC unroll 8") for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
   const sc_block_q4_0 *b = (const sc_block_q4_0 *)row;
   const __m256i m4 = _mm256_set1_epi8(0xF);
   const __m512i zero = _mm512_setzero_si512();
@@ -108,24 +101,20 @@ INL void z_q4_0(const uint8_t *row, int np, const act_pair *const *x, int nt, fl
     /* [b0lo b1lo b0hi b1hi] -> [b0lo b0hi b1lo b1hi] */
     __m512i q = _mm512_shuffle_i64x2(join(lo, hi), join(lo, hi), _MM_SHUFFLE(3, 1, 2, 0));
     float d0 = h2f(b[2 * i].d), d1 = h2f(b[2 * i + 1].d);
-    __m512 dw = pair_scale(d0, d1);
+    __m512 dw = pair_scale(d0, d1), dw8 = pair_scale(8.0f * d0, 8.0f * d1);
     _Pragma("GCC unroll 8") for (int t = 0; t < nt; t++) {
       const act_pair *p = &x[t][i];
       __m512i d = _mm512_dpbusd_epi32(zero, q, _mm512_loadu_si512(p->q));
       acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(dw, _mm512_loadu_ps(p->dx)), acc[t]);
-      off[t] += d0 * p->s[0] + d1 * p->s[1];
+      acc[t] = _mm512_fnmadd_ps(dw8, _mm512_loadu_ps(p->xsd), acc[t]); /* the -8 offset of the quants */
     }
   }
-  _Pragma("GCC unroll 8") for (int t = 0; t < nt; t++) out[t] = _mm512_reduce_add_ps(acc[t]) - 8.0f * off[t];
+  _Pragma("GCC unroll 8") for (int t = 0; t < nt; t++) out[t] = _mm512_reduce_add_ps(acc[t]);
 }
 
 INL void z_q4_k(const uint8_t *row, int nb, const act_pair *const *x, int nt, float *out) {
   __m512 acc[ZT];
-  float off[ZT];
-  _Pragma("GCC unroll 8") for (int t = 0; t < nt; t++) {
-    acc[t] = _mm512_setzero_ps();
-    off[t] = 0;
-  }
+  _Pragma("GCC unroll 8") for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
   const sc_block_q4_k *b = (const sc_block_q4_k *)row;
   const __m256i m4 = _mm256_set1_epi8(0xF);
   const __m512i zero = _mm512_setzero_si512();
@@ -141,16 +130,16 @@ INL void z_q4_k(const uint8_t *row, int nb, const act_pair *const *x, int nt, fl
     for (int j = 0; j < 4; j++) {
       __m256i raw = _mm256_loadu_si256((const __m256i *)(b[i].qs + 32 * j));
       __m512i q = join(_mm256_and_si256(raw, m4), _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4));
-      __m512 dw = pair_scale(ds[2 * j], ds[2 * j + 1]);
+      __m512 dw = pair_scale(ds[2 * j], ds[2 * j + 1]), dmv = pair_scale(dm[2 * j], dm[2 * j + 1]);
       _Pragma("GCC unroll 8") for (int t = 0; t < nt; t++) {
         const act_pair *p = &x[t][i * 4 + j];
         __m512i dd = _mm512_dpbusd_epi32(zero, q, _mm512_loadu_si512(p->q));
         acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dd), _mm512_mul_ps(dw, _mm512_loadu_ps(p->dx)), acc[t]);
-        off[t] += dm[2 * j] * p->s[0] + dm[2 * j + 1] * p->s[1];
+        acc[t] = _mm512_fnmadd_ps(dmv, _mm512_loadu_ps(p->xsd), acc[t]); /* the mins */
       }
     }
   }
-  _Pragma("GCC unroll 8") for (int t = 0; t < nt; t++) out[t] = _mm512_reduce_add_ps(acc[t]) - off[t];
+  _Pragma("GCC unroll 8") for (int t = 0; t < nt; t++) out[t] = _mm512_reduce_add_ps(acc[t]);
 }
 
 INL void z_q6_k(const uint8_t *row, int nb, const act_pair *const *x, int nt, float *out) {

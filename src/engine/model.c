@@ -57,6 +57,8 @@ struct sc_model {
   float *x, *xn, *q, *k, *v, *att, *tmp, *gate, *up, *cosv, *sinv;
   uint8_t *xq;
   float *scores; /* n_threads x cap_pos */
+  float *lg;     /* logits of the batch, cap_lg rows */
+  int cap_lg;
   int *tok_seq, *tok_pos;
 };
 
@@ -307,7 +309,7 @@ void sc_model_free(sc_model *m) {
   free(m->path);
   free(m->layers);
   free(m->inv_freq);
-  void *bufs[] = {m->x, m->xn, m->q, m->k, m->v, m->att, m->tmp, m->gate, m->up, m->cosv, m->sinv, m->xq, m->scores, m->tok_seq, m->tok_pos};
+  void *bufs[] = {m->x, m->xn, m->q, m->k, m->v, m->att, m->tmp, m->gate, m->up, m->cosv, m->sinv, m->xq, m->scores, m->tok_seq, m->tok_pos, m->lg};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
   free(m);
 }
@@ -644,12 +646,15 @@ int sc_model_forward(sc_model *m, sc_kvcache *kv, const sc_fwd_seq *seqs, int n_
     nl++;
   }
   if (nl == 0) return 0;
-  float *lg = sc_xmalloc((size_t)nl * (size_t)in->n_vocab * sizeof(float));
+  if (nl > m->cap_lg) {
+    m->cap_lg = nl;
+    m->lg = sc_xrealloc(m->lg, (size_t)nl * (size_t)in->n_vocab * sizeof(float));
+  }
+  float *lg = m->lg;
   sc_acts al = {.xf = m->xn, .ldx = E, .xq = m->xq, .xq_stride = m->kern->act_size(E), .nt = nl};
   mm_job oj[1] = {{&m->wout, lg, in->n_vocab}};
   matmuls(m, oj, 1, &al);
   for (int s = 0, i = 0; s < n_seqs; s++)
     if (seqs[s].logits) memcpy(seqs[s].logits, lg + (size_t)(i++) * (size_t)in->n_vocab, (size_t)in->n_vocab * sizeof(float));
-  free(lg);
   return 0;
 }

@@ -4,7 +4,8 @@
  * State: `claim` packs (generation << 32 | next task). A run stores fn/ctx/n, then publishes a
  * new generation with next = 0. Threads claim tasks by CAS on claim, which fails once the
  * generation moved on or next reached n, so a late worker can never run a task of the wrong run;
- * fn/ctx are read only after a successful claim, when the run cannot have finished. `finished`
+ * fn/ctx are read only after a successful claim, when the run cannot have finished. A finished run
+ * is closed (next = all ones) before fn/ctx/n change, so a stale claim can never succeed. `finished`
  * counts completed tasks; the caller returns when it reaches n. Idle workers spin for a short
  * while, then sleep on a condition variable (sleepers are counted so a run only signals when
  * someone sleeps).
@@ -31,7 +32,7 @@ struct sc_pool {
   atomic_int finished;
   atomic_int sleepers;
   atomic_bool stop;
-  int n_tasks;
+  atomic_int n_tasks;
   void (*fn)(void *, int, int);
   void *ctx;
 };
@@ -53,7 +54,7 @@ static void work(sc_pool *p, uint32_t gen, int ith) {
   for (;;) {
     if ((uint32_t)(v >> 32) != gen) return;
     uint32_t next = (uint32_t)v;
-    if ((int)next >= p->n_tasks) return;
+    if (next >= (uint32_t)atomic_load_explicit(&p->n_tasks, memory_order_relaxed)) return;
     if (!atomic_compare_exchange_weak_explicit(&p->claim, &v, v + 1, memory_order_acq_rel, memory_order_acquire)) continue;
     p->fn(p->ctx, (int)next, ith);
     atomic_fetch_add_explicit(&p->finished, 1, memory_order_release);
@@ -129,7 +130,7 @@ void sc_pool_for(sc_pool *p, int n_tasks, void (*fn)(void *ctx, int task, int it
   }
   p->fn = fn;
   p->ctx = ctx;
-  p->n_tasks = n_tasks;
+  atomic_store_explicit(&p->n_tasks, n_tasks, memory_order_relaxed);
   atomic_store_explicit(&p->finished, 0, memory_order_relaxed);
   uint64_t v = atomic_load_explicit(&p->claim, memory_order_relaxed);
   uint32_t gen = (uint32_t)(v >> 32) + 1;
@@ -145,4 +146,7 @@ void sc_pool_for(sc_pool *p, int n_tasks, void (*fn)(void *ctx, int task, int it
     if (++spins > SPIN) sched_yield();
     else cpu_relax();
   }
+  /* Close the run before the next one rewrites n_tasks: a worker holding a stale claim word of
+   * this run then fails its CAS instead of pairing it with the next run's task count. */
+  atomic_store_explicit(&p->claim, ((uint64_t)gen << 32) | 0xFFFFFFFFu, memory_order_release);
 }

@@ -282,16 +282,20 @@ Test(model, llama_rope_freq_factors) { /* llama3-style rope_freqs.weight */
 }
 
 /* A sequence's logits are bit-identical alone, in a batch of 16 and with chunked prefill. */
-Test(model, batch_invariance) {
-  char *path = synth_file("qwen2", SC_GGML_Q4_K, 5);
+static void batch_invariance(const char *kernels, int type) {
+  if (strcmp(kernels, "avx2") == 0 && !sc_kernels_avx2()) return;
+  if (strcmp(kernels, "avx512") == 0 && !sc_kernels_avx512()) return;
+  setenv("SC_KERNELS", kernels, 1);
+  char *path = synth_file("qwen2", type, 5);
   sc_model *m;
   sc_err e;
   cr_assert_eq(sc_model_load(path, 2, &m, &e), 0, "%s", e.msg);
+  unsetenv("SC_KERNELS");
   int V = sc_model_get_info(m)->n_vocab;
   float *alone = malloc((size_t)V * 4), *chunked = malloc((size_t)V * 4), *batch = malloc((size_t)16 * V * 4);
   engine_logits(m, PROMPT, NP, alone, NP);
   engine_logits(m, PROMPT, NP, chunked, 3);
-  cr_assert_eq(memcmp(alone, chunked, (size_t)V * 4), 0, "chunked prefill changed the logits");
+  cr_assert_eq(memcmp(alone, chunked, (size_t)V * 4), 0, "%s: chunked prefill changed the logits", kernels);
   sc_kvcache *kv;
   cr_assert_eq(sc_kvcache_create(m, 16 * 2, &kv, &e), 0);
   int32_t blocks[16][2], toks[16][NP];
@@ -305,13 +309,22 @@ Test(model, batch_invariance) {
   }
   s[7].n_tokens = NP;
   cr_assert_eq(sc_model_forward(m, kv, s, 16, &e), 0, "%s", e.msg);
-  cr_assert_eq(memcmp(alone, batch + (size_t)7 * V, (size_t)V * 4), 0, "batched logits differ from single-sequence ones");
+  cr_assert_eq(memcmp(alone, batch + (size_t)7 * V, (size_t)V * 4), 0, "%s: batched logits differ from single-sequence ones",
+               kernels);
   sc_kvcache_destroy(kv);
   sc_model_free(m);
   free(alone), free(chunked), free(batch);
   unlink(path);
   free(path);
 }
+
+Test(model, batch_invariance_avx512_q4_k) { batch_invariance("avx512", SC_GGML_Q4_K); }
+Test(model, batch_invariance_avx512_q8_0) { batch_invariance("avx512", SC_GGML_Q8_0); }
+Test(model, batch_invariance_avx512_q4_0) { batch_invariance("avx512", SC_GGML_Q4_0); }
+Test(model, batch_invariance_avx512_f16) { batch_invariance("avx512", SC_GGML_F16); }
+Test(model, batch_invariance_avx2_q4_k) { batch_invariance("avx2", SC_GGML_Q4_K); }
+Test(model, batch_invariance_avx2_q8_0) { batch_invariance("avx2", SC_GGML_Q8_0); }
+Test(model, batch_invariance_scalar_q6_k) { batch_invariance("scalar", SC_GGML_Q6_K); }
 
 Test(model, forward_rejects_bad_input) {
   char *path = synth_file("llama", SC_GGML_Q8_0, 1);
@@ -431,4 +444,38 @@ Test(model, check_rejects_bad_models) {
     free(cp);
   }
   free(img);
+}
+
+/* The pool runs every task exactly once per run, with more threads than cores and back-to-back
+ * runs (late workers must never run a task of the wrong run). */
+#include "engine/pool.h"
+#include <stdatomic.h>
+
+typedef struct pool_ctx {
+  atomic_int hits[257];
+  int run;
+  atomic_int wrong;
+} pool_ctx;
+
+static void pool_task(void *arg, int task, int ith) {
+  pool_ctx *c = arg;
+  if (ith < 0 || ith >= 4) atomic_fetch_add(&c->wrong, 1);
+  atomic_fetch_add(&c->hits[task], 1);
+}
+
+Test(pool, every_task_once) {
+  sc_pool *p = sc_pool_create(4);
+  cr_assert_eq(sc_pool_size(p), 4);
+  pool_ctx c;
+  for (int run = 0; run < 300; run++) {
+    int n = 1 + (run * 37) % 257;
+    for (int i = 0; i < 257; i++) atomic_init(&c.hits[i], 0);
+    atomic_init(&c.wrong, 0);
+    sc_pool_for(p, n, pool_task, &c);
+    for (int i = 0; i < 257; i++) cr_assert_eq(atomic_load(&c.hits[i]), i < n ? 1 : 0, "run %d task %d", run, i);
+    cr_assert_eq(atomic_load(&c.wrong), 0);
+  }
+  sc_pool_for(p, 0, pool_task, &c);
+  sc_pool_destroy(p);
+  sc_pool_destroy(NULL);
 }
