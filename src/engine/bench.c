@@ -5,11 +5,13 @@
  * per step, as the engine's continuous batching runs them). Greedy sampling; medians of --reps.
  */
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/flags.h"
 #include "base/util.h"
+#include "engine/gguf.h"
 #include "engine/model.h"
 #include "engine/quant.h"
 
@@ -22,6 +24,14 @@ static int argmax(const float *x, int n) {
   return b;
 }
 
+/* CPU seconds used by the process (all threads). */
+static double cpu_s(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+         (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 static int cmp_d(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
@@ -29,7 +39,8 @@ static int cmp_d(const void *a, const void *b) {
 
 /* Prefills S sequences of `prompt` tokens (one batch each), then decodes gen steps with all S
  * in one batch. Returns decode tok/s over all sequences; *pp gets the prefill tok/s. */
-static int run(sc_model *m, int S, int prompt, int gen, double *pp, double *tg, sc_err *e) {
+static int run(sc_model *m, int S, int prompt, int gen, double *pp, double *tg, double *util, sc_err *e) {
+  int nth = m ? sc_model_threads(m) : 1;
   const sc_model_info *in = sc_model_get_info(m);
   int per = (prompt + gen + SC_KV_BLOCK - 1) / SC_KV_BLOCK;
   sc_kvcache *kv;
@@ -41,6 +52,7 @@ static int run(sc_model *m, int S, int prompt, int gen, double *pp, double *tg, 
   sc_fwd_seq *seqs = sc_xcalloc((size_t)S, sizeof *seqs);
   for (int i = 0; i < S * per; i++) blocks[i] = i;
   int64_t t0 = sc_mono_ns();
+  double c0 = cpu_s();
   for (int s = 0; s < S && !rc; s++) {
     for (int i = 0; i < prompt; i++) toks[i] = (int32_t)((i * 7919 + s * 104729 + 13) % in->n_vocab);
     seqs[s] = (sc_fwd_seq){.tokens = toks, .n_tokens = prompt, .pos = 0, .blocks = blocks + s * per, .n_blocks = per,
@@ -59,10 +71,29 @@ static int run(sc_model *m, int S, int prompt, int gen, double *pp, double *tg, 
     rc = sc_model_forward(m, kv, seqs, S, e);
     for (int s = 0; s < S; s++) cur[s] = argmax(seqs[s].logits, in->n_vocab);
   }
+  double wall = (double)(sc_mono_ns() - t0) / 1e9;
   *tg = (double)S * gen / ((double)(sc_mono_ns() - t1) / 1e9);
+  *util = (cpu_s() - c0) / (wall * nth);
   free(blocks), free(toks), free(cur), free(logits), free(seqs);
   sc_kvcache_destroy(kv);
   return rc;
+}
+
+/* Prints how many weight matrices the file has of each type (Q4_K files are a mix). */
+static void type_mix(const char *path) {
+  sc_gguf *g;
+  sc_err e;
+  if (sc_gguf_open(path, &g, &e)) return;
+  int count[64] = {0};
+  for (size_t i = 0; i < sc_gguf_tensor_count(g); i++) {
+    const sc_gguf_tensor *t = sc_gguf_tensor_at(g, i);
+    if (t->n_dims == 2 && t->type < 64) count[t->type]++;
+  }
+  printf("weight matrices:");
+  for (int i = 0; i < 64; i++)
+    if (count[i]) printf(" %s x%d", sc_qtype_traits_of((uint32_t)i)->name, count[i]);
+  printf("\n");
+  sc_gguf_close(g);
 }
 
 int sc_model_bench_main(int argc, char **argv) {
@@ -87,11 +118,14 @@ int sc_model_bench_main(int argc, char **argv) {
     return 1;
   }
   const sc_model_info *in = sc_model_get_info(m);
-  printf("model %s: %s, %d layers, %d wide, vocab %d, weights %s; kernels %s, %lld threads\n", a.pos[0], in->arch, in->n_layer,
-         in->n_embd, in->n_vocab, sc_qtype_traits_of(in->wtype)->name, sc_model_kernels_name(m), (long long)threads);
-  double pp[100], tg1[100];
+  printf("model %s: %s, %d layers, %d wide, vocab %d; kernels %s, %lld threads\n", a.pos[0], in->arch, in->n_layer, in->n_embd,
+         in->n_vocab, sc_model_kernels_name(m), (long long)threads);
+  type_mix(a.pos[0]);
+  double pp[100], tg1[100], ut[100];
   for (int r = 0; r < reps; r++)
-    if (run(m, 1, (int)prompt, (int)gen, &pp[r], &tg1[r], &e)) goto fail;
+    if (run(m, 1, (int)prompt, (int)gen, &pp[r], &tg1[r], &ut[r], &e)) goto fail;
+  double umin = 1;
+  for (int r = 0; r < reps; r++) umin = ut[r] < umin ? ut[r] : umin;
   qsort(pp, (size_t)reps, sizeof *pp, cmp_d);
   qsort(tg1, (size_t)reps, sizeof *tg1, cmp_d);
   printf("prefill %lld tokens: %.1f tok/s\n", (long long)prompt, pp[reps / 2]);
@@ -106,12 +140,16 @@ int sc_model_bench_main(int argc, char **argv) {
       return 2;
     }
     double agg[100], dummy;
-    for (int r = 0; r < reps; r++)
-      if (run(m, (int)S, 16, (int)gen, &dummy, &agg[r], &e)) goto fail;
+    for (int r = 0; r < reps; r++) {
+      if (run(m, (int)S, 16, (int)gen, &dummy, &agg[r], &ut[r], &e)) goto fail;
+      umin = ut[r] < umin ? ut[r] : umin;
+    }
     qsort(agg, (size_t)reps, sizeof *agg, cmp_d);
     printf("decode %lld streams: %.1f tok/s aggregate (%.2fx single stream)\n", (long long)S, agg[reps / 2],
            agg[reps / 2] / tg1[reps / 2]);
   }
+  printf("CPU share obtained: at least %.0f%% of %lld threads x wall time (below ~90%% the machine was busy and the\n"
+         "figures are low)\n", umin * 100, (long long)threads);
   sc_model_free(m);
   return 0;
 fail:

@@ -2,6 +2,7 @@
  * cmd_engine.c — `suanchi engine`: serves a GGUF model (--model FILE) or simulates a chip of the
  * catalogue (--simulate CHIP) behind the OpenAI-compatible HTTP front (server.h).
  */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,7 +96,7 @@ int sc_cmd_engine(int argc, char **argv) {
   const char *model = NULL, *simulate = NULL, *sim_params = NULL, *sim_dtype = NULL, *listen = "127.0.0.1:8000";
   const char *port_file = NULL, *chat_template = NULL, *model_name = NULL, *chips_file = NULL, *log_level = NULL;
   int64_t threads = 0, ctx = 0, parallel = 0, max_body = 8 << 20, sim_batch = 0;
-  double sim_speed = 1.0;
+  double sim_speed = 1.0, sim_eff_bw = 0, sim_eff_fl = 0;
   bool sim_table = false;
   sc_flag flags[] = {
       {.name = "model", .type = SC_FLAG_STR, .out = &model, .help = "GGUF model file to serve"},
@@ -104,6 +105,10 @@ int sc_cmd_engine(int argc, char **argv) {
       {.name = "sim-dtype", .type = SC_FLAG_STR, .out = &sim_dtype, .help = "simulated weights: bf16 (default), fp8, int8, int4"},
       {.name = "sim-speed", .type = SC_FLAG_DOUBLE, .out = &sim_speed, .help = "wall seconds per simulated second (1; 0 = answer at once)",
        .dmin = 0, .dmax = 1000},
+      {.name = "sim-eff-bw", .type = SC_FLAG_DOUBLE, .out = &sim_eff_bw,
+       .help = "bandwidth efficiency (default 0.75 NVIDIA, 0.55 others)", .dmin = 0.01, .dmax = 1},
+      {.name = "sim-eff-fl", .type = SC_FLAG_DOUBLE, .out = &sim_eff_fl, .help = "FLOP/s efficiency (default 0.5)",
+       .dmin = 0.01, .dmax = 1},
       {.name = "sim-max-batch", .type = SC_FLAG_I64, .out = &sim_batch, .help = "simulated max running batch (256)",
        .min = 1, .max = 65536},
       {.name = "sim-table", .type = SC_FLAG_BOOL, .out = &sim_table, .help = "print the model-vs-catalogue table and exit"},
@@ -174,7 +179,9 @@ int sc_cmd_engine(int argc, char **argv) {
                         .dtype = sim_dtype,
                         .n_ctx = (int)ctx,
                         .max_batch = (int)(sim_batch ? sim_batch : parallel),
-                        .time_scale = sim_speed};
+                        .time_scale = sim_speed,
+                        .eff_bw = sim_eff_bw,
+                        .eff_fl = sim_eff_fl};
     if ((rc = sc_sim_engine_create(&sc, &eng, &e))) {
       fprintf(stderr, "suanchi engine: %s\n", e.msg);
       return 1;
@@ -183,9 +190,9 @@ int sc_cmd_engine(int argc, char **argv) {
     const sc_sim_model *m = sc_sim_engine_model(eng);
     snprintf(name, sizeof name, "sim-%s-%s", chip->key, sim_params);
     sc_info("engine", "simulating %s: %.3gB parameters, %.1f GB of weights, KV %.0f KiB/token, capacity %lld tokens, "
-                      "max batch %d, time x%g",
+                      "max batch %d, eff_bw %.2f, eff_fl %.2f, time x%g",
             chip->key, params / 1e9, m->weight_bytes / 1e9, m->kv_bytes_per_token / 1024,
-            (long long)m->kv_capacity_tokens, m->max_batch, sim_speed);
+            (long long)m->kv_capacity_tokens, m->max_batch, m->eff_bw, m->eff_fl, sim_speed);
   } else {
     sc_chat_template ct;
     if (chat_template && sc_chat_template_by_name(chat_template, &ct, &e)) {
@@ -198,6 +205,18 @@ int sc_cmd_engine(int argc, char **argv) {
     }
     codec = &mcodec;
   }
+  /* The id goes into every JSON answer: it must be valid UTF-8 (a file name need not be). */
+  json_t *id = json_string(model_name ? model_name : name);
+  if (!id || !json_string_length(id)) {
+    fprintf(stderr, "suanchi engine: the model id '%s' must be non-empty, valid UTF-8 text (see --model-name)\n",
+            model_name ? model_name : name);
+    json_decref(id);
+    eng->ops->destroy(eng);
+    if (codec == &mcodec) sc_model_codec_fini(&mcodec);
+    sc_tokenizer_destroy(tok);
+    return 2;
+  }
+  json_decref(id);
   sc_engine_server_config cfg = {.listen = listen,
                                  .port_file = port_file,
                                  .model_name = model_name ? model_name : name,

@@ -14,6 +14,19 @@
 #define SC_VNNI 1
 #include "engine/kernels_impl.h"
 
+#define ZT 8 /* tokens per tile: 32 zmm registers leave room for 8 accumulators */
+#define ZT_CASES(call) \
+  switch (n) {            \
+    case 8: call(8); break; \
+    case 7: call(7); break; \
+    case 6: call(6); break; \
+    case 5: call(5); break; \
+    case 4: call(4); break; \
+    case 3: call(3); break; \
+    case 2: call(2); break; \
+    default: call(1); break; \
+  }
+
 typedef struct act_pair {
   int8_t q[64];
   float dx[16];
@@ -59,8 +72,8 @@ INL __m512 pair_scale(float a, float b) {
 INL __m512i join(__m256i lo, __m256i hi) { return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); }
 
 INL void z_q8_0(const uint8_t *row, int np, const act_pair *const *x, int nt, float *out) {
-  __m512 acc[TILE];
-  _Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
+  __m512 acc[ZT];
+  _Pragma("GCC unroll 8") for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
   const sc_block_q8_0 *b = (const sc_block_q8_0 *)row;
   const __m512i zero = _mm512_setzero_si512();
   for (int i = 0; i < np; i++) {
@@ -68,7 +81,7 @@ INL void z_q8_0(const uint8_t *row, int np, const act_pair *const *x, int nt, fl
     __m512i aw = _mm512_abs_epi8(w);
     __mmask64 neg = _mm512_movepi8_mask(w);
     __m512 dw = pair_scale(h2f(b[2 * i].d), h2f(b[2 * i + 1].d));
-    _Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
+    _Pragma("GCC unroll 8") for (int t = 0; t < nt; t++) {
       const act_pair *p = &x[t][i];
       __m512i xv = _mm512_loadu_si512(p->q);
       __m512i sx = _mm512_mask_sub_epi8(xv, neg, zero, xv);
@@ -76,13 +89,13 @@ INL void z_q8_0(const uint8_t *row, int np, const act_pair *const *x, int nt, fl
       acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(dw, _mm512_loadu_ps(p->dx)), acc[t]);
     }
   }
-  _Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) out[t] = _mm512_reduce_add_ps(acc[t]);
+  _Pragma("GCC unroll 8") for (int t = 0; t < nt; t++) out[t] = _mm512_reduce_add_ps(acc[t]);
 }
 
 INL void z_q4_0(const uint8_t *row, int np, const act_pair *const *x, int nt, float *out) {
-  __m512 acc[TILE];
-  float off[TILE];
-  _Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
+  __m512 acc[ZT];
+  float off[ZT];
+  _Pragma("GCC unroll 8") for (int t = 0; t < nt; t++) {
     acc[t] = _mm512_setzero_ps();
     off[t] = 0;
   }
@@ -96,20 +109,20 @@ INL void z_q4_0(const uint8_t *row, int np, const act_pair *const *x, int nt, fl
     __m512i q = _mm512_shuffle_i64x2(join(lo, hi), join(lo, hi), _MM_SHUFFLE(3, 1, 2, 0));
     float d0 = h2f(b[2 * i].d), d1 = h2f(b[2 * i + 1].d);
     __m512 dw = pair_scale(d0, d1);
-    _Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
+    _Pragma("GCC unroll 8") for (int t = 0; t < nt; t++) {
       const act_pair *p = &x[t][i];
       __m512i d = _mm512_dpbusd_epi32(zero, q, _mm512_loadu_si512(p->q));
       acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(dw, _mm512_loadu_ps(p->dx)), acc[t]);
       off[t] += d0 * p->s[0] + d1 * p->s[1];
     }
   }
-  _Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) out[t] = _mm512_reduce_add_ps(acc[t]) - 8.0f * off[t];
+  _Pragma("GCC unroll 8") for (int t = 0; t < nt; t++) out[t] = _mm512_reduce_add_ps(acc[t]) - 8.0f * off[t];
 }
 
 INL void z_q4_k(const uint8_t *row, int nb, const act_pair *const *x, int nt, float *out) {
-  __m512 acc[TILE];
-  float off[TILE];
-  _Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
+  __m512 acc[ZT];
+  float off[ZT];
+  _Pragma("GCC unroll 8") for (int t = 0; t < nt; t++) {
     acc[t] = _mm512_setzero_ps();
     off[t] = 0;
   }
@@ -129,7 +142,7 @@ INL void z_q4_k(const uint8_t *row, int nb, const act_pair *const *x, int nt, fl
       __m256i raw = _mm256_loadu_si256((const __m256i *)(b[i].qs + 32 * j));
       __m512i q = join(_mm256_and_si256(raw, m4), _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4));
       __m512 dw = pair_scale(ds[2 * j], ds[2 * j + 1]);
-      _Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
+      _Pragma("GCC unroll 8") for (int t = 0; t < nt; t++) {
         const act_pair *p = &x[t][i * 4 + j];
         __m512i dd = _mm512_dpbusd_epi32(zero, q, _mm512_loadu_si512(p->q));
         acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dd), _mm512_mul_ps(dw, _mm512_loadu_ps(p->dx)), acc[t]);
@@ -137,12 +150,12 @@ INL void z_q4_k(const uint8_t *row, int nb, const act_pair *const *x, int nt, fl
       }
     }
   }
-  _Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) out[t] = _mm512_reduce_add_ps(acc[t]) - off[t];
+  _Pragma("GCC unroll 8") for (int t = 0; t < nt; t++) out[t] = _mm512_reduce_add_ps(acc[t]) - off[t];
 }
 
 INL void z_q6_k(const uint8_t *row, int nb, const act_pair *const *x, int nt, float *out) {
-  __m512 acc[TILE];
-  _Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
+  __m512 acc[ZT];
+  _Pragma("GCC unroll 8") for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
   const sc_block_q6_k *b = (const sc_block_q6_k *)row;
   const __m256i m4 = _mm256_set1_epi8(0xF), m2 = _mm256_set1_epi8(3), o32 = _mm256_set1_epi8(32);
   const __m512i zero = _mm512_setzero_si512();
@@ -167,7 +180,7 @@ INL void z_q6_k(const uint8_t *row, int nb, const act_pair *const *x, int nt, fl
         const int8_t *sc = b[i].scales + 8 * h + 2 * k;
         __m128 s4 = _mm_setr_ps(d * (float)sc[0], d * (float)sc[1], d * (float)sc[2], d * (float)sc[3]);
         __m512 dw = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(s4));
-        _Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) {
+        _Pragma("GCC unroll 8") for (int t = 0; t < nt; t++) {
           const act_pair *p = &x[t][i * 4 + 2 * h + k / 2];
           __m512i xv = _mm512_loadu_si512(p->q);
           __m512i dd = _mm512_dpbusd_epi32(zero, aq, _mm512_mask_sub_epi8(xv, neg, zero, xv));
@@ -176,33 +189,45 @@ INL void z_q6_k(const uint8_t *row, int nb, const act_pair *const *x, int nt, fl
       }
     }
   }
-  _Pragma("GCC unroll 4") for (int t = 0; t < nt; t++) out[t] = _mm512_reduce_add_ps(acc[t]);
+  _Pragma("GCC unroll 8") for (int t = 0; t < nt; t++) out[t] = _mm512_reduce_add_ps(acc[t]);
 }
 
 static void matmul512(const sc_wmat *w, int r0, int r1, const sc_acts *a, float *y, int ldy) {
   int np = w->n_in / 64;
-  for (int t0 = 0; t0 < a->nt; t0 += TILE) {
-    int n = a->nt - t0 < TILE ? a->nt - t0 : TILE;
-    const act_pair *xq[TILE];
-    const float *xf[TILE];
+  for (int t0 = 0; t0 < a->nt; t0 += ZT) {
+    int n = a->nt - t0 < ZT ? a->nt - t0 : ZT;
+    const act_pair *xq[ZT];
+    const float *xf[ZT];
     for (int t = 0; t < n; t++) {
       xq[t] = a->xq ? (const act_pair *)(a->xq + (size_t)(t0 + t) * a->xq_stride) : NULL;
       xf[t] = a->xf ? a->xf + (size_t)(t0 + t) * (size_t)a->ldx : NULL;
     }
     for (int r = r0; r < r1; r++) {
       const uint8_t *row = w->data + (size_t)r * w->row_bytes;
-      float out[TILE];
+      float out[ZT];
       switch (w->type) {
 #define Z8(k) z_q8_0(row, np, xq, k, out)
-        case SC_GGML_Q8_0: TILE_CASES(Z8); break;
+        case SC_GGML_Q8_0: ZT_CASES(Z8); break;
 #define Z40(k) z_q4_0(row, np, xq, k, out)
-        case SC_GGML_Q4_0: TILE_CASES(Z40); break;
+        case SC_GGML_Q4_0: ZT_CASES(Z40); break;
 #define Z4K(k) z_q4_k(row, w->n_in / 256, xq, k, out)
-        case SC_GGML_Q4_K: TILE_CASES(Z4K); break;
+        case SC_GGML_Q4_K: ZT_CASES(Z4K); break;
 #define Z6K(k) z_q6_k(row, w->n_in / 256, xq, k, out)
-        case SC_GGML_Q6_K: TILE_CASES(Z6K); break;
-#define ZF(k) tile_float(w->type, row, w->n_in, xf, k, out)
-        default: TILE_CASES(ZF); break;
+        case SC_GGML_Q6_K: ZT_CASES(Z6K); break;
+        default:
+          for (int u = 0; u < n; u += TILE) {
+            int k = n - u < TILE ? n - u : TILE;
+            float *o = out + u;
+            const float *const *xu = xf + u;
+#define ZF(kk) tile_float(w->type, row, w->n_in, xu, kk, o)
+            switch (k) {
+              case 4: ZF(4); break;
+              case 3: ZF(3); break;
+              case 2: ZF(2); break;
+              default: ZF(1); break;
+            }
+          }
+          break;
       }
       for (int t = 0; t < n; t++) y[(size_t)(t0 + t) * (size_t)ldy + (size_t)r] = out[t];
     }

@@ -314,6 +314,7 @@ void sc_model_free(sc_model *m) {
 
 const sc_model_info *sc_model_get_info(const sc_model *m) { return &m->info; }
 const char *sc_model_kernels_name(const sc_model *m) { return m->kern->name; }
+int sc_model_threads(const sc_model *m) { return sc_pool_size(m->pool); }
 bool sc_model_mapped(const sc_model *m) { return m->g != NULL; }
 
 void sc_model_unmap(sc_model *m) {

@@ -43,6 +43,7 @@ int sc_model_load(const char *path, int n_threads, sc_model **out, sc_err *e);
 void sc_model_free(sc_model *m);
 const sc_model_info *sc_model_get_info(const sc_model *m);
 const char *sc_model_kernels_name(const sc_model *m);
+int sc_model_threads(const sc_model *m);
 
 /* Sleep/wake: unmap the weights (the file mapping) and map them again (re-checked: the file must
  * still hold the same model). Forward passes are invalid while unmapped. */

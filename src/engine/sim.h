@@ -89,6 +89,8 @@ typedef struct sc_sim_config {
   int n_ctx;          /* 0 = 4096 */
   int max_batch;      /* 0 = 256 */
   double time_scale;  /* wall seconds per model second; 0 = no waiting */
+  double eff_bw;      /* > 0 overrides the vendor's bandwidth efficiency (a measured value) */
+  double eff_fl;      /* > 0 overrides the FLOP/s efficiency */
 } sc_sim_config;
 
 int sc_sim_engine_create(const sc_sim_config *cfg, sc_engine **out, sc_err *e);

@@ -9,9 +9,9 @@
  * (chunked, in admission order) and decodes one token for every sequence whose prompt is done;
  * the step that finishes a prompt also yields its first token.
  *
- * Worker: under the lock it applies cancellations, runs one core step, then waits the step's
- * duration x time_scale with the lock released and delivers the events (callbacks without the
- * lock). Cancellations are only applied by the worker, so a request's tokens always precede its
+ * Worker: under the lock it applies cancellations, runs one core step, then waits until the
+ * step's end (a running deadline advanced by duration x time_scale; the wait releases the lock)
+ * and delivers the events (callbacks without the lock). Cancellations are only applied by the worker, so a request's tokens always precede its
  * on_done and nothing follows it.
  */
 #include <errno.h>
@@ -261,6 +261,7 @@ static void *worker(void *arg) {
   sim_engine *s = arg;
   sc_sim_event *evs = NULL;
   size_t n = 0, cap = 0;
+  int64_t next_ns = 0;
   pthread_mutex_lock(&s->mu);
   while (!s->stop) {
     n = 0;
@@ -269,9 +270,18 @@ static void *worker(void *arg) {
     double dur = s->sleeping ? 0 : sc_sim_core_step(s->core, &evs, &n, &cap);
     if (!n && dur <= 0) {
       pthread_cond_wait(&s->cv, &s->mu);
+      next_ns = 0; /* idle: the next step starts from now */
       continue;
     }
-    if (dur > 0 && s->scale > 0) wait_until(s, sc_mono_ns() + (int64_t)(dur * s->scale * 1e9));
+    if (dur > 0 && s->scale > 0) {
+      /* Steps run back to back on the simulated chip: pace against a running deadline so the time
+       * spent delivering tokens overlaps the next step's wait. After idling or falling behind by
+       * more than 20 ms (a loaded host), restart from now rather than bursting to catch up. */
+      int64_t now = sc_mono_ns();
+      if (next_ns < now - 20000000) next_ns = now;
+      next_ns += (int64_t)(dur * s->scale * 1e9);
+      wait_until(s, next_ns);
+    }
     pthread_mutex_unlock(&s->mu);
     deliver(evs, n);
     pthread_mutex_lock(&s->mu);
@@ -371,6 +381,8 @@ int sc_sim_engine_create(const sc_sim_config *cfg, sc_engine **out, sc_err *e) {
     return rc;
   }
   if (cfg->max_batch > 0) s->model.max_batch = cfg->max_batch;
+  if (cfg->eff_bw > 0) s->model.eff_bw = cfg->eff_bw;
+  if (cfg->eff_fl > 0) s->model.eff_fl = cfg->eff_fl;
   s->base.ops = &sim_ops;
   s->base.n_ctx = cfg->n_ctx > 0 ? cfg->n_ctx : 4096;
   s->base.n_vocab = SC_SIM_VOCAB;

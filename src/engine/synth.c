@@ -486,7 +486,18 @@ static sc_gguf_writer *build(const sc_synth_opts *o, sc_err *e) {
   char nm[96];
   snprintf(nm, sizeof nm, "suanchi-synth-%s-%s", a, o->preset);
   sc_gguf_w_str(w, "general.name", nm);
-  sc_gguf_w_u32(w, "general.file_type", (uint32_t)o->type);
+  /* llama.cpp's LLAMA_FTYPE numbering (q4_k is written as Q4_K_M, the mix we produce) */
+  uint32_t ftype = 0;
+  switch (o->type) {
+    case SC_GGML_F16: ftype = 1; break;
+    case SC_GGML_Q4_0: ftype = 2; break;
+    case SC_GGML_Q8_0: ftype = 7; break;
+    case SC_GGML_Q4_K: ftype = 15; break;
+    case SC_GGML_Q6_K: ftype = 18; break;
+    case SC_GGML_BF16: ftype = 32; break;
+    default: ftype = 0; break;
+  }
+  sc_gguf_w_u32(w, "general.file_type", ftype);
 #define KU(suffix, val) (snprintf(k, sizeof k, "%s." suffix, a), sc_gguf_w_u32(w, k, (uint32_t)(val)))
 #define KF(suffix, val) (snprintf(k, sizeof k, "%s." suffix, a), sc_gguf_w_f32(w, k, (val)))
   KU("context_length", p.n_ctx);
@@ -498,6 +509,11 @@ static sc_gguf_writer *build(const sc_synth_opts *o, sc_err *e) {
   KF("attention.layer_norm_rms_epsilon", qwen ? 1e-6f : 1e-5f);
   KF("rope.freq_base", qwen ? 1000000.0f : 10000.0f);
   KU("vocab_size", p.n_vocab);
+  if (o->rope_linear > 0) {
+    snprintf(k, sizeof k, "%s.rope.scaling.type", a);
+    sc_gguf_w_str(w, k, "linear");
+    KF("rope.scaling.factor", o->rope_linear);
+  }
 #undef KU
 #undef KF
   write_vocab(w, &v);
@@ -530,6 +546,12 @@ static sc_gguf_writer *build(const sc_synth_opts *o, sc_err *e) {
 #undef T
   }
   add_tensor(w, s, "output_norm.weight", SC_GGML_F32, p.n_embd, 1, 1.0f, 0.1f);
+  if (o->rope_freqs) { /* factors between 1 and 8, as llama3's scaling produces */
+    float *ff = sc_xmalloc((size_t)(hd / 2) * sizeof *ff);
+    for (int i = 0; i < hd / 2; i++) ff[i] = 1.0f + 7.0f * (float)i / (float)(hd / 2);
+    int64_t ne[1] = {hd / 2};
+    sc_gguf_w_tensor(w, "rope_freqs.weight", SC_GGML_F32, 1, ne, ff, (size_t)(hd / 2) * sizeof *ff, true);
+  }
   if (!qwen) add_tensor(w, s, "output.weight", more, p.n_embd, p.n_vocab, 0, sd);
   vocab_free(&v);
   return w;

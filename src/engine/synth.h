@@ -5,6 +5,7 @@
 #ifndef SC_ENGINE_SYNTH_H
 #define SC_ENGINE_SYNTH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,9 @@ typedef struct sc_synth_opts {
   int type;               /* ggml type of the weight matrices (sc_ggml_type) */
   uint64_t seed;
   const char *vocab_path; /* NULL: synthetic vocabulary; else a JSON file of tokenizer keys */
+  /* tests: RoPE variants (0/false = none) */
+  float rope_linear;      /* writes {arch}.rope.scaling.type "linear" and this factor */
+  bool rope_freqs;        /* writes a llama3-style rope_freqs.weight tensor */
 } sc_synth_opts;
 
 /* Writes the model to path atomically. Returns 0 or an SC_E* code with e set. */

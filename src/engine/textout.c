@@ -14,6 +14,7 @@
 
 #include "base/util.h"
 #include "engine/openai.h"
+#include "engine/tokenizer.h" /* sc_utf8_complete_len */
 
 struct sc_textout {
   char *stops[SC_OAI_MAX_STOP];
@@ -64,18 +65,6 @@ static size_t utf8_seq(const unsigned char *s, size_t n) {
   if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
     return 0;
   return len;
-}
-
-size_t sc_utf8_complete_prefix(const char *str, size_t n) {
-  const unsigned char *s = (const unsigned char *)str;
-  /* Find the start of the last character: at most 3 continuation bytes back. */
-  size_t i = n, back = 0;
-  while (i > 0 && back < 4 && (s[i - 1] & 0xC0) == 0x80) i--, back++;
-  if (i == 0) return n;
-  unsigned c = s[i - 1];
-  size_t need = c >= 0xF0 && c < 0xF5 ? 4 : c >= 0xE0 && c < 0xF0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
-  if (need && n - (i - 1) < need) return i - 1; /* a lead byte whose continuation has not arrived */
-  return n;
 }
 
 /* Length of the maximal subpart of an invalid sequence at s (Unicode's "U+FFFD substitution of
@@ -150,7 +139,7 @@ bool sc_textout_feed(sc_textout *t, const char *bytes, size_t n, void (*emit)(vo
     return true;
   }
   size_t safe = t->plen - holdback(t);
-  safe = sc_utf8_complete_prefix(t->pend, safe);
+  safe = sc_utf8_complete_len(t->pend, safe);
   if (safe) {
     emit_clean(t->pend, safe, emit, ud);
     memmove(t->pend, t->pend + safe, t->plen - safe);

@@ -32,8 +32,4 @@ void sc_textout_finish(sc_textout *t, void (*emit)(void *ud, const char *s, size
 /* Whether a stop string matched. */
 bool sc_textout_stopped(const sc_textout *t);
 
-/* Length of the longest prefix of s[0..n) that does not end inside an incomplete UTF-8 sequence
- * (a truncated but so-far-valid multi-byte character at the end is excluded). */
-size_t sc_utf8_complete_prefix(const char *s, size_t n);
-
 #endif

@@ -481,6 +481,27 @@ out:
 
 /* ---------- accessors ---------- */
 
+size_t sc_utf8_complete_len(const char *s, size_t len) {
+  const unsigned char *u = (const unsigned char *)s;
+  /* Only the last 3 bytes can start an unfinished sequence. */
+  for (size_t back = 1; back <= 3 && back <= len; back++) {
+    size_t i = len - back;
+    unsigned c = u[i];
+    if ((c & 0xC0) == 0x80) continue; /* continuation byte: look further back */
+    size_t need = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 1;
+    if (need <= back) return len; /* complete (or an ASCII/invalid byte) */
+    /* Unfinished if what is there could still become valid: check the bytes present. */
+    unsigned char pad[4] = {u[i], 0x80, 0x80, 0x80};
+    for (size_t k = 1; k < back; k++) pad[k] = u[i + k];
+    if (c == 0xE0 && back >= 2 && pad[1] < 0xA0) return len; /* overlong */
+    if (c == 0xED && back >= 2 && pad[1] > 0x9F) return len; /* surrogate */
+    if (c == 0xF0 && back >= 2 && pad[1] < 0x90) return len;
+    if (c == 0xF4 && back >= 2 && pad[1] > 0x8F) return len;
+    return i;
+  }
+  return len;
+}
+
 const char *sc_token_bytes(const sc_tokenizer *t, int32_t id, size_t *len) {
   if (id < 0 || id >= t->n) {
     *len = 0;

@@ -58,6 +58,10 @@ int sc_tokenize(const sc_tokenizer *t, const char *text, size_t len, bool add_bo
  * front concatenates these and emits only complete UTF-8. Out-of-range ids give "" too.
  * The pointer stays valid until sc_tokenizer_destroy. */
 const char *sc_token_bytes(const sc_tokenizer *t, int32_t id, size_t *len);
+/* For streaming: the length of the longest prefix of s[0..len) that does not end inside an
+ * incomplete (but so far valid) UTF-8 sequence; the caller emits that prefix and keeps the rest
+ * until more bytes arrive. Invalid bytes never complete, so they count as emittable. */
+size_t sc_utf8_complete_len(const char *s, size_t len);
 /* The token's text as stored in the vocabulary (e.g. "▁the", "Ġthe", "<|eot_id|>"), NUL-terminated;
  * NULL for out-of-range ids. */
 const char *sc_token_text(const sc_tokenizer *t, int32_t id, size_t *len);

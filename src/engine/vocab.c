@@ -211,7 +211,7 @@ int sc_vocab_load_json(const char *path, sc_vocab **out, sc_err *e) {
   size_t len = 0;
   int rc = sc_read_file(path, SC_VOCAB_MAX_FILE, &text, &len);
   if (rc == SC_ETOOBIG) return sc_err_set(e, rc, "too_big", "vocab %s: larger than %u MiB", path, SC_VOCAB_MAX_FILE >> 20);
-  if (rc) return sc_err_set(e, rc, "io_error", "vocab %s: %s", path, strerror(-rc));
+  if (rc) return sc_err_set(e, rc, "io_error", "vocab %s: %s", path, sc_strerror(rc));
   sc_err inner;
   rc = sc_vocab_parse_json(text, len, out, &inner);
   if (rc) sc_err_set(e, rc, inner.code, "vocab %s: %s", path, inner.msg);

@@ -2,7 +2,7 @@
 # End-to-end: `suanchi engine --model` on a synthesized tiny model (`suanchi model synth`): the
 # OpenAI API over the real CPU engine, tokenizer and chat template. Exact usage counts (checked
 # against `suanchi tokenize`), greedy and seeded determinism, streamed text equal to plain text,
-# context errors, sleep/wake, concurrency, client disconnect, bad --model files.
+# context errors, sleep/wake, concurrency, client disconnects while asleep, bad --model files.
 set -euo pipefail
 SUANCHI=${SUANCHI:?set SUANCHI to the suanchi binary}
 TMP=$(mktemp -d)
@@ -89,17 +89,21 @@ wait $(jobs -p | grep -v -x "$PID") 2>/dev/null || true
 for i in 1 2 3 4 5 6; do
   check "concurrent $i" "$(jq -r '.choices | length' "$TMP/c$i")" "1"
 done
-curl -sN --max-time 1 "$URL/v1/completions" -d '{"prompt":"x","max_tokens":240,"stream":true}' >/dev/null || true
 metric() { curl -s "$URL/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
-for _ in $(seq 200); do
-  [ "$(metric suanchi_engine_requests_running)" == "0" ] && break
-  sleep 0.05
-done
-check "nothing running after disconnect" "$(metric suanchi_engine_requests_running)" "0"
 
-# Sleep / wake
+# Sleep / wake. While asleep requests queue; clients that leave (streamed or not) are cancelled
+# in the back end without waiting for the wake.
 check "sleep" "$(curl -s -X POST "$URL/sleep" | jq -r .status)" "sleeping"
 check "sleeping" "$(curl -s "$URL/health" | jq -r .sleeping)" "true"
+curl -sN --max-time 1 "$URL/v1/completions" -d '{"prompt":"x","max_tokens":50,"stream":true}' >/dev/null || true
+curl -s --max-time 1 "$URL/v1/completions" -d '{"prompt":"x","max_tokens":50}' >/dev/null || true
+for _ in $(seq 200); do
+  [ "$(metric 'suanchi_engine_requests_total{finish_reason="cancelled"}')" == "2" ] && break
+  sleep 0.05
+done
+check "cancelled while asleep" "$(metric 'suanchi_engine_requests_total{finish_reason="cancelled"}')" "2"
+check "queue empty after disconnects" "$(metric suanchi_engine_requests_waiting)" "0"
+check "front idle after disconnects" "$(metric suanchi_engine_active_requests)" "0"
 check "wake" "$(curl -s -X POST "$URL/wake" | jq -r .status)" "awake"
 post "$URL/v1/chat/completions" '{"messages":[{"role":"user","content":"Hi there"}],"max_tokens":8,"temperature":0}'
 check "same answer after wake" "$(jq -c '.choices[0].message.content' <<<"$R")" "$FIRST"

@@ -185,10 +185,11 @@ wait $SLEPT
 check "request after wake" "$(jq -r '.choices[0].text' "$TMP/slept")" " The simulated engine"
 
 # --- --sim-speed 0 answers at once
-start_engine fast --simulate A100-SXM-80GB --sim-params 0.5B --sim-speed 0 --ctx 8192
+start_engine fast --simulate A100-SXM-80GB --sim-params 0.5B --sim-speed 0 --ctx 8192 --sim-eff-bw 0.9
 URL0=$ENGINE_URL
 post "$URL0/v1/completions" '{"prompt":"x","max_tokens":5000}'
 check "speed 0 tokens" "$(jq -r .usage.completion_tokens <<<"$R")" "5000"
+grep -q "eff_bw 0.90, eff_fl 0.50" "$TMP/fast.log" || fail "--sim-eff-bw not applied: $(cat "$TMP/fast.log")"
 check "speed 0 model" "$(curl -s "$URL0/v1/models" | jq -r '.data[0].id')" "sim-A100-SXM-80GB-0.5B"
 
 # --- bad flags: a clear message and a usage exit code
@@ -208,7 +209,9 @@ bad 2 "--simulate needs --sim-params" --simulate H100-SXM-80GB
 bad 2 "give exactly one of --model FILE or --simulate CHIP" --simulate H100-SXM-80GB --model x.gguf --sim-params 7B
 bad 2 "give exactly one of --model FILE or --simulate CHIP"
 bad 1 "does not fit" --simulate Enflame-i20-16GB --sim-params 8B
+bad 2 "--sim-eff-bw: '1.5' is not a number in [0.01, 1]" --simulate H100-SXM-80GB --sim-params 8B --sim-eff-bw 1.5
 bad 1 "--sim-dtype: 'fp2'" --simulate H100-SXM-80GB --sim-params 8B --sim-dtype fp2
+bad 2 "must be non-empty, valid UTF-8 text" --simulate H100-SXM-80GB --sim-params 8B --model-name $'\xff'
 bad 1 "--listen: 'nonsense' is not HOST:PORT" --simulate H100-SXM-80GB --sim-params 8B --listen nonsense
 
 # --- shutdown with a request in flight: answered, clean exit

@@ -1,9 +1,10 @@
-/* Fuzz harness: the GGUF reader on arbitrary bytes, then every getter and a dequantized first
- * row of each tensor (so out-of-bounds tensor data would trip ASan). */
+/* Fuzz harness: the GGUF reader on arbitrary bytes, then every getter, a dequantized first row
+ * of each tensor (so out-of-bounds tensor data would trip ASan) and the model check. */
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "engine/gguf.h"
+#include "engine/model.h"
 #include "engine/quant.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -35,6 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (sc_gguf_find_tensor(g, t->name) == t && m > 0) sc_dequantize_row(t->type, t->data, row, m);
   }
   free(row);
+  sc_model_info info;
+  sc_model_check(g, &info, &e);
   sc_gguf_close(g);
   return 0;
 }

@@ -18,5 +18,5 @@ for (let i = 0; i < strs.length; i++) {
     if (bad <= 20) console.log(`${name}: MISMATCH #${i + 1} ${strs[i]}\n  reference ${ref[i]}\n  ours      ${ours[i]}`);
   }
 }
-console.log(`${name}: ${strs.length - bad} of ${strs.length} strings tokenized identically`);
+console.log(`${name}: ${strs.length - bad} of ${strs.length} identical`);
 process.exit(bad ? 1 : 0);

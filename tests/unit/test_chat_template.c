@@ -61,6 +61,9 @@ Test(chat, llama2) {
          "<s>[INST] <<SYS>>\nYou are terse.\n<</SYS>>\n\nHi there [/INST] Hello! </s>"
          "<s>[INST] What is 2+2? [/INST]");
   expect(SC_CHAT_LLAMA2, conv + 1, 1, true, "<s>[INST] Hi there [/INST]");
+  /* Python's Jinja2: "" != false, so an empty system message still renders its block. */
+  sc_chat_msg empty_sys[] = {{"system", ""}, {"user", "Hi there"}};
+  expect(SC_CHAT_LLAMA2, empty_sys, 2, true, "<s>[INST] <<SYS>>\n\n<</SYS>>\n\nHi there [/INST]");
   expect(SC_CHAT_LLAMA2, conv + 1, 2, false, "<s>[INST] Hi there [/INST] Hello! </s>");
   char *out = NULL;
   sc_err e;

@@ -326,3 +326,33 @@ Test(cpu_engine, bad_model_and_options) {
   cr_assert_eq(sc_cpu_engine_create(path, &o, &x, &e), SC_EINVAL);
   unlink(path);
 }
+
+/* Unreferenced cached blocks are evicted (least recently used first) when free blocks run out. */
+Test(cpu_engine, lru_eviction, .fini = stop) {
+  start(1, 6, 96); /* 6 blocks; each request below needs 3 (33 + 8 tokens) and caches 2 */
+  out o;
+  int32_t first[33];
+  fill_prompt(33, 1);
+  memcpy(first, prompt, sizeof first);
+  out_init(&o);
+  submit(&o, 33, 8, 0, 1);
+  out_wait(&o);
+  out_init(&o);
+  submit(&o, 33, 8, 0, 1);
+  out_wait(&o);
+  cr_assert_eq(o.res.cached_tokens, 32);
+  for (int salt = 2; salt < 5; salt++) { /* three other prompts push the first one out */
+    fill_prompt(33, salt);
+    out_init(&o);
+    submit(&o, 33, 8, 0, 1);
+    out_wait(&o);
+  }
+  memcpy(prompt, first, sizeof first);
+  out_init(&o);
+  submit(&o, 33, 8, 0, 1);
+  out_wait(&o);
+  cr_assert_eq(o.res.cached_tokens, 0, "expected the first prompt's blocks to be evicted");
+  sc_engine_stats st;
+  eng->ops->stats(eng, &st);
+  cr_assert_eq(st.kv_blocks_used, 0);
+}

@@ -108,12 +108,3 @@ Test(textout, multibyte_stop_string) {
   cr_assert_str_eq(k.buf, "算");
   sc_textout_destroy(t);
 }
-
-Test(textout, complete_prefix) {
-  cr_assert_eq(sc_utf8_complete_prefix("abc", 3), 3);
-  cr_assert_eq(sc_utf8_complete_prefix("ab\xE7", 3), 2);
-  cr_assert_eq(sc_utf8_complete_prefix("ab\xE7\xAE", 4), 2);
-  cr_assert_eq(sc_utf8_complete_prefix("ab\xE7\xAE\x97", 5), 5);
-  cr_assert_eq(sc_utf8_complete_prefix("\x80\x80", 2), 2, "stray continuation bytes are not held");
-  cr_assert_eq(sc_utf8_complete_prefix("", 0), 0);
-}

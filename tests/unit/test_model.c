@@ -25,8 +25,9 @@
 
 typedef struct ref {
   int E, L, H, KVH, hd, F, V;
-  float eps, base;
+  float eps, base, scale;
   bool neox;
+  float *freqs;
   float *emb, *out, *onorm;
   struct {
     float *an, *fn, *wq, *wk, *wv, *wo, *wg, *wu, *wd, *bq, *bk, *bv;
@@ -65,6 +66,10 @@ static void ref_load(ref *r, const sc_gguf *g) {
   snprintf(key, sizeof key, "%s.rope.freq_base", arch);
   cr_assert(sc_gguf_get_f32(g, key, &r->base));
   r->neox = strcmp(arch, "qwen2") == 0;
+  r->scale = 1;
+  snprintf(key, sizeof key, "%s.rope.scaling.factor", arch);
+  sc_gguf_get_f32(g, key, &r->scale);
+  r->freqs = deq(g, "rope_freqs.weight");
   r->V = (int)sc_gguf_find_tensor(g, "token_embd.weight")->ne[1];
   r->emb = deq(g, "token_embd.weight");
   r->out = deq(g, "output.weight");
@@ -93,6 +98,7 @@ static void ref_free(ref *r) {
   free(r->emb);
   free(r->out);
   free(r->onorm);
+  free(r->freqs);
   for (int i = 0; i < r->L; i++) {
     float **p = &r->l[i].an;
     for (int j = 0; j < 12; j++) free(p[j]);
@@ -115,9 +121,12 @@ static void norm(const float *x, const float *w, float *o, int n, float eps) {
   for (int i = 0; i < n; i++) o[i] = (float)(x[i] * s * w[i]);
 }
 
-static void rot(float *v, int hd, int pos, float base, bool neox) {
+static void rot(const ref *r, float *v, int pos) {
+  int hd = r->hd;
+  bool neox = r->neox;
   for (int i = 0; i < hd / 2; i++) {
-    double th = pos * pow(base, -2.0 * i / hd);
+    double th = pos / r->scale * pow(r->base, -2.0 * i / hd);
+    if (r->freqs) th /= r->freqs[i];
     int a = neox ? i : 2 * i, b = neox ? i + hd / 2 : 2 * i + 1;
     double x0 = v[a], x1 = v[b];
     v[a] = (float)(x0 * cos(th) - x1 * sin(th));
@@ -145,8 +154,8 @@ static void ref_forward(const ref *r, const int32_t *tok, int n, float *logits) 
         for (int i = 0; i < KV; i++) k[i] += r->l[l].bk[i];
         for (int i = 0; i < KV; i++) v[i] += r->l[l].bv[i];
       }
-      for (int hh = 0; hh < r->H; hh++) rot(q + hh * r->hd, r->hd, t, r->base, r->neox);
-      for (int hh = 0; hh < r->KVH; hh++) rot(k + hh * r->hd, r->hd, t, r->base, r->neox);
+      for (int hh = 0; hh < r->H; hh++) rot(r, q + hh * r->hd, t);
+      for (int hh = 0; hh < r->KVH; hh++) rot(r, k + hh * r->hd, t);
       for (int hh = 0; hh < r->H; hh++) {
         int kh = hh / (r->H / r->KVH);
         double mx = -1e30;
@@ -181,10 +190,14 @@ static void ref_forward(const ref *r, const int32_t *tok, int n, float *logits) 
 
 /* ---------- helpers ---------- */
 
+static float g_rope_linear;
+static bool g_rope_freqs;
+
 static char *synth_file(const char *arch, int type, uint64_t seed) {
   char *path = malloc(64);
   snprintf(path, 64, "/tmp/sc_model_%s_%d_%d.gguf", arch, type, (int)getpid());
-  sc_synth_opts o = {.arch = arch, .preset = "tiny", .type = type, .seed = seed};
+  sc_synth_opts o = {.arch = arch, .preset = "tiny", .type = type, .seed = seed, .rope_linear = g_rope_linear,
+                     .rope_freqs = g_rope_freqs};
   sc_err e;
   cr_assert_eq(sc_synth_write(&o, path, &e), 0, "%s", e.msg);
   return path;
@@ -226,6 +239,8 @@ static void compare(const char *arch, int type, float tol) {
     setenv("SC_KERNELS", sets[s], 1);
     sc_model *m;
     cr_assert_eq(sc_model_load(path, 2, &m, &e), 0, "%s", e.msg);
+    cr_assert_float_eq(sc_model_get_info(m)->rope_scale, g_rope_linear > 0 ? g_rope_linear : 1.0f, 0);
+    cr_assert_eq(sc_model_get_info(m)->has_rope_freqs, g_rope_freqs);
     engine_logits(m, PROMPT, NP, got, 4);
     float md = 0;
     int am_w = 0, am_g = 0;
@@ -257,6 +272,14 @@ Test(model, llama_q4_0) { compare("llama", SC_GGML_Q4_0, 3e-2f); }
 Test(model, qwen2_q4_k) { compare("qwen2", SC_GGML_Q4_K, 3e-2f); } /* Q4_K + Q6_K (Q4_K_M mix) */
 Test(model, llama_q4_k) { compare("llama", SC_GGML_Q4_K, 3e-2f); }
 Test(model, qwen2_q6_k) { compare("qwen2", SC_GGML_Q6_K, 3e-2f); }
+Test(model, llama_rope_linear_scaling) {
+  g_rope_linear = 4.0f;
+  compare("llama", SC_GGML_F32, 1e-4f);
+}
+Test(model, llama_rope_freq_factors) { /* llama3-style rope_freqs.weight */
+  g_rope_freqs = true;
+  compare("llama", SC_GGML_F32, 1e-4f);
+}
 
 /* A sequence's logits are bit-identical alone, in a batch of 16 and with chunked prefill. */
 Test(model, batch_invariance) {

@@ -613,3 +613,17 @@ Test(util, byte_level_alphabet) {
   cr_assert_eq(cp, 0x1F999);
   cr_assert_eq(tok_utf8_len((const unsigned char *)"\xf0\x9f\xa6", 3, &cp), 0); /* truncated */
 }
+
+Test(util, utf8_complete_len) {
+  cr_assert_eq(sc_utf8_complete_len("abc", 3), 3);
+  cr_assert_eq(sc_utf8_complete_len("", 0), 0);
+  cr_assert_eq(sc_utf8_complete_len("a\xe4\xbd", 3), 1);       /* 你 cut after 2 of 3 bytes */
+  cr_assert_eq(sc_utf8_complete_len("a\xe4\xbd\xa0", 4), 4);   /* complete */
+  cr_assert_eq(sc_utf8_complete_len("\xf0\x9f\xa6", 3), 0);     /* 🦙 cut */
+  cr_assert_eq(sc_utf8_complete_len("\xf0", 1), 0);
+  cr_assert_eq(sc_utf8_complete_len("x\xc3", 2), 1);
+  cr_assert_eq(sc_utf8_complete_len("x\xff", 2), 2);             /* invalid: never completes */
+  cr_assert_eq(sc_utf8_complete_len("x\x80", 2), 2);             /* stray continuation */
+  cr_assert_eq(sc_utf8_complete_len("x\xed\xa0", 3), 3);         /* would be a surrogate */
+  cr_assert_eq(sc_utf8_complete_len("x\xe0\x80", 3), 3);         /* would be overlong */
+}
