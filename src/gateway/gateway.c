@@ -555,6 +555,24 @@ static void sse_feed(gw_call *c) {
   }
 }
 
+/* The engine's usage in a plain answer: the last "usage": object (engines put it last, and the
+ * byte sequence cannot occur inside a JSON string, where quotes are escaped). */
+static bool plain_usage(const char *body, size_t n, int64_t *prompt, int64_t *completion) {
+  const char *at = NULL;
+  for (const char *p = body; n >= 8 && (p = memmem(p, n - (size_t)(p - body), "\"usage\":", 8)); p += 8) at = p;
+  if (!at) return false;
+  const char *v = at + 8;
+  while (v < body + n && (*v == ' ' || *v == '\t' || *v == '\n' || *v == '\r')) v++;
+  json_t *o = json_loadb(v, n - (size_t)(v - body), JSON_DISABLE_EOF_CHECK, NULL);
+  bool ok = json_is_object(o);
+  if (ok) {
+    *prompt = json_integer_value(json_object_get(o, "prompt_tokens"));
+    *completion = json_integer_value(json_object_get(o, "completion_tokens"));
+  }
+  json_decref(o);
+  return ok;
+}
+
 /* ---------- upstream callbacks ---------- */
 
 static void nodelay(struct evhttp_connection *cn) {
@@ -623,22 +641,7 @@ static void on_upstream_done(struct evhttp_request *u, void *arg) {
     if (c->ustatus == 200) {
       size_t n = evbuffer_get_length(c->resp);
       const char *body = (const char *)evbuffer_pullup(c->resp, (ev_ssize_t)n);
-      /* the usage object alone (engines put it last; JSON_DISABLE_EOF_CHECK stops after it) */
-      const char *at = NULL;
-      for (const char *p = body; (p = memmem(p, n - (size_t)(p - body), "\"usage\":", 8)); p += 8) at = p;
-      json_t *o = NULL, *us = NULL;
-      if (at) {
-        const char *v = at + 8;
-        while (v < body + n && (*v == ' ' || *v == '\t' || *v == '\n' || *v == '\r')) v++;
-        o = json_loadb(v, n - (size_t)(v - body), JSON_DISABLE_EOF_CHECK, NULL);
-        us = o;
-      }
-      if (json_is_object(us)) {
-        c->usage_seen = true;
-        c->prompt_tokens = json_integer_value(json_object_get(us, "prompt_tokens"));
-        c->completion_tokens = json_integer_value(json_object_get(us, "completion_tokens"));
-      }
-      json_decref(o);
+      c->usage_seen = plain_usage(body, n, &c->prompt_tokens, &c->completion_tokens);
       return finish(c, "ok");
     }
     c->usage_seen = true; /* an engine's error answer produced nothing */
