@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/http.h>
 
@@ -187,15 +188,38 @@ static void usage_table(const json_t *r) {
   cli_table_print(t);
 }
 
+/* "2026-11-25" (UTC midnight) or a duration back from now ("24h", "7d") -> epoch ms; -1 if neither. */
+static int64_t parse_when(const char *s) {
+  int y, m, d;
+  char tail;
+  if (sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3 && m >= 1 && m <= 12 && d >= 1 && d <= 31 && y >= 1970) {
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d};
+    return (int64_t)timegm(&tm) * 1000;
+  }
+  int64_t sec;
+  if (sc_parse_duration(s, &sec) == 0) return sc_wall_ms() - sec * 1000;
+  return -1;
+}
+
 int sc_cmd_usage(int argc, char **argv) {
   cli_common c = {0};
-  const char *tenant = NULL, *by = "tenant";
+  const char *tenant = NULL, *by = "tenant", *since = NULL, *until = NULL;
   sc_flag flags[] = {CLI_COMMON_FLAGS(&c),
                      {.name = "tenant", .type = SC_FLAG_STR, .out = &tenant, .help = "only this tenant's requests"},
                      {.name = "by", .type = SC_FLAG_STR, .out = &by,
                       .help = "group by tenant (default), model, day, region, chip, owner, key or status"},
+                     {.name = "since", .type = SC_FLAG_STR, .out = &since,
+                      .help = "from this UTC date (2026-11-01) or this long ago (24h, 7d)"},
+                     {.name = "until", .type = SC_FLAG_STR, .out = &until, .help = "before this UTC date or this long ago"},
                      {0}};
-  PARSE("usage", "suanchi usage [--tenant T] [--by model|day|region|chip|owner] [--json]", 0, 0);
+  PARSE("usage", "suanchi usage [--tenant T] [--by model|day|region|chip|owner] [--since WHEN] [--until WHEN] [--json]",
+        0, 0);
+  int64_t since_ms = 0, until_ms = 0;
+  if ((since && (since_ms = parse_when(since)) < 0) || (until && (until_ms = parse_when(until)) < 0)) {
+    fprintf(stderr, "suanchi usage: --%s '%s' is neither a UTC date (2026-11-01) nor a duration (24h, 7d)\n",
+            since && since_ms < 0 ? "since" : "until", since && since_ms < 0 ? since : until);
+    return 2;
+  }
   static const char *const bys[] = {"tenant", "model", "day", "region", "chip", "owner", "key", "status"};
   bool ok = false;
   for (size_t i = 0; i < sizeof bys / sizeof bys[0]; i++) ok |= strcmp(by, bys[i]) == 0;
@@ -207,9 +231,11 @@ int sc_cmd_usage(int argc, char **argv) {
   int n = snprintf(path, sizeof path, "/api/v1/usage?by=%s", by);
   if (tenant) {
     char *q = evhttp_encode_uri(tenant);
-    snprintf(path + n, sizeof path - (size_t)n, "&tenant=%s", q);
+    n += snprintf(path + n, sizeof path - (size_t)n, "&tenant=%s", q);
     free(q);
   }
+  if (since) n += snprintf(path + n, sizeof path - (size_t)n, "&since=%lld", (long long)since_ms);
+  if (until) snprintf(path + n, sizeof path - (size_t)n, "&until=%lld", (long long)until_ms);
   json_t *r;
   int rc = cli_call("usage", &c, "GET", path, NULL, &r);
   return rc ? rc : emit(&c, r, usage_table);

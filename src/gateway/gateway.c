@@ -63,6 +63,7 @@ struct gw_call {
   char tried[GW_MAX_TRIES][40];
   gw_rep rep;                        /* copy of the replica of the current attempt */
   struct evhttp_connection *uconn;
+  bool unodelay;                     /* TCP_NODELAY set on uconn's current socket */
   int up_idx;
   struct evhttp_request *ureq;
   enum evhttp_request_error uerr;
@@ -328,9 +329,14 @@ static int upstream_index(sc_gateway *g, const char *host, int port) {
   return g->nups++;
 }
 
-static struct evhttp_connection *conn_get(sc_gateway *g, int idx) {
+static struct evhttp_connection *conn_get(sc_gateway *g, int idx, bool *nodelay_set) {
   gw_upstream *u = &g->ups[idx];
-  if (u->nidle) return u->idle[--u->nidle];
+  *nodelay_set = false;
+  if (u->nidle) {
+    u->nidle--;
+    *nodelay_set = u->idle_nodelay[u->nidle];
+    return u->idle[u->nidle];
+  }
   struct evhttp_connection *cn = evhttp_connection_base_new(g->base, NULL, u->host, (unsigned short)u->port);
   if (!cn) return NULL;
   struct timeval tv = {(time_t)(g->opts.upstream_timeout_ms / 1000), (suseconds_t)(g->opts.upstream_timeout_ms % 1000) * 1000};
@@ -339,9 +345,15 @@ static struct evhttp_connection *conn_get(sc_gateway *g, int idx) {
   return cn;
 }
 
-static void conn_put(sc_gateway *g, int idx, struct evhttp_connection *cn) {
+/* nodelay_set: the socket stays the same (a complete keep-alive exchange), so the option holds. */
+static void conn_put(sc_gateway *g, int idx, struct evhttp_connection *cn, bool nodelay_set) {
   gw_upstream *u = &g->ups[idx];
-  if (u->nidle == u->cap) u->idle = sc_xrealloc(u->idle, sizeof *u->idle * (size_t)(u->cap = u->cap ? u->cap * 2 : 16));
+  if (u->nidle == u->cap) {
+    u->cap = u->cap ? u->cap * 2 : 16;
+    u->idle = sc_xrealloc(u->idle, sizeof *u->idle * (size_t)u->cap);
+    u->idle_nodelay = sc_xrealloc(u->idle_nodelay, sizeof *u->idle_nodelay * (size_t)u->cap);
+  }
+  u->idle_nodelay[u->nidle] = nodelay_set;
   u->idle[u->nidle++] = cn;
 }
 
@@ -543,6 +555,24 @@ static void sse_feed(gw_call *c) {
   }
 }
 
+/* The engine's usage in a plain answer: the last "usage": object (engines put it last, and the
+ * byte sequence cannot occur inside a JSON string, where quotes are escaped). */
+static bool plain_usage(const char *body, size_t n, int64_t *prompt, int64_t *completion) {
+  const char *at = NULL;
+  for (const char *p = body; n >= 8 && (p = memmem(p, n - (size_t)(p - body), "\"usage\":", 8)); p += 8) at = p;
+  if (!at) return false;
+  const char *v = at + 8;
+  while (v < body + n && (*v == ' ' || *v == '\t' || *v == '\n' || *v == '\r')) v++;
+  json_t *o = json_loadb(v, n - (size_t)(v - body), JSON_DISABLE_EOF_CHECK, NULL);
+  bool ok = json_is_object(o);
+  if (ok) {
+    *prompt = json_integer_value(json_object_get(o, "prompt_tokens"));
+    *completion = json_integer_value(json_object_get(o, "completion_tokens"));
+  }
+  json_decref(o);
+  return ok;
+}
+
 /* ---------- upstream callbacks ---------- */
 
 static void nodelay(struct evhttp_connection *cn) {
@@ -554,7 +584,8 @@ static void nodelay(struct evhttp_connection *cn) {
 static int on_upstream_headers(struct evhttp_request *u, void *arg) {
   gw_call *c = arg;
   c->headers_seen = true;
-  nodelay(c->uconn);
+  if (!c->unodelay) nodelay(c->uconn);
+  c->unodelay = true;
   c->ustatus = evhttp_request_get_response_code(u);
   const char *ct = evhttp_find_header(evhttp_request_get_input_headers(u), "Content-Type");
   sc_strlcpy(c->ctype, ct ? ct : "", sizeof c->ctype);
@@ -593,9 +624,12 @@ static void on_upstream_done(struct evhttp_request *u, void *arg) {
   gw_call *c = arg;
   sc_gateway *g = c->g;
   c->ureq = NULL;
-  if (c->uconn) conn_put(g, c->up_idx, c->uconn); /* reset by libevent if it failed; reconnects on next use */
-  c->uconn = NULL;
   bool complete = u && evhttp_request_get_response_code(u) != 0 && c->headers_seen;
+  if (c->uconn) { /* reset by libevent if it failed or the engine closes it; reconnects on next use */
+    const char *cx = complete ? evhttp_find_header(evhttp_request_get_input_headers(u), "Connection") : NULL;
+    conn_put(g, c->up_idx, c->uconn, complete && c->unodelay && !(cx && strcasecmp(cx, "close") == 0));
+  }
+  c->uconn = NULL;
   if (complete) {
     if (c->is_sse) {
       if (evbuffer_get_length(c->sse)) { /* a last event without its blank line */
@@ -606,14 +640,8 @@ static void on_upstream_done(struct evhttp_request *u, void *arg) {
     }
     if (c->ustatus == 200) {
       size_t n = evbuffer_get_length(c->resp);
-      json_t *o = json_loadb((const char *)evbuffer_pullup(c->resp, (ev_ssize_t)n), n, 0, NULL);
-      json_t *us = o ? json_object_get(o, "usage") : NULL;
-      if (json_is_object(us)) {
-        c->usage_seen = true;
-        c->prompt_tokens = json_integer_value(json_object_get(us, "prompt_tokens"));
-        c->completion_tokens = json_integer_value(json_object_get(us, "completion_tokens"));
-      }
-      json_decref(o);
+      const char *body = (const char *)evbuffer_pullup(c->resp, (ev_ssize_t)n);
+      c->usage_seen = plain_usage(body, n, &c->prompt_tokens, &c->completion_tokens);
       return finish(c, "ok");
     }
     c->usage_seen = true; /* an engine's error answer produced nothing */
@@ -670,7 +698,7 @@ static void dispatch(gw_call *c) {
   r->outstanding += c->est_tokens;
   r->inflight++;
   c->up_idx = upstream_index(g, r->host, r->port);
-  c->uconn = conn_get(g, c->up_idx);
+  c->uconn = conn_get(g, c->up_idx, &c->unodelay);
   c->uerr_set = false;
   c->headers_seen = false;
   struct evhttp_request *u = c->uconn ? evhttp_request_new(on_upstream_done, c) : NULL;
@@ -959,6 +987,7 @@ void sc_gateway_destroy(sc_gateway *g) {
   for (int i = 0; i < g->nups; i++) {
     for (int j = 0; j < g->ups[i].nidle; j++) evhttp_connection_free(g->ups[i].idle[j]);
     free(g->ups[i].idle);
+    free(g->ups[i].idle_nodelay);
   }
   free(g->ups);
   sc_store_close(g->store);

@@ -52,6 +52,7 @@ typedef struct gw_upstream {
   char host[128];
   int port;
   struct evhttp_connection **idle;
+  bool *idle_nodelay;      /* TCP_NODELAY already set on that connection's socket */
   int nidle, cap;
 } gw_upstream;
 

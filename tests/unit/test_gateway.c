@@ -229,3 +229,86 @@ Test(gateway, writer_commits_every_record_once_before_its_callback) {
   sc_store_close(s);
   event_base_free(loop);
 }
+
+/* ---- in process: a gateway on an evhttp server, called by an evhttp client on the same loop ---- */
+
+static int got_status;
+static char got_body[2048];
+static void on_reply(struct evhttp_request *r, void *arg) {
+  (void)arg;
+  got_status = r ? evhttp_request_get_response_code(r) : -1;
+  got_body[0] = 0;
+  if (r) {
+    struct evbuffer *b = evhttp_request_get_input_buffer(r);
+    size_t n = evbuffer_get_length(b);
+    if (n >= sizeof got_body) n = sizeof got_body - 1;
+    evbuffer_copyout(b, got_body, n);
+    got_body[n] = 0;
+  }
+  event_base_loopbreak(loop);
+}
+
+static void serve_gw(struct evhttp_request *req, void *arg) { sc_gateway_handle(arg, req); }
+
+static int call_gw(struct evhttp_connection *cn, const char *key, const char *body) {
+  struct evhttp_request *r = evhttp_request_new(on_reply, NULL);
+  char auth[256];
+  snprintf(auth, sizeof auth, "Bearer %s", key);
+  evhttp_add_header(evhttp_request_get_output_headers(r), "Authorization", auth);
+  evhttp_add_header(evhttp_request_get_output_headers(r), "Host", "127.0.0.1");
+  evbuffer_add(evhttp_request_get_output_buffer(r), body, strlen(body));
+  evhttp_make_request(cn, r, EVHTTP_REQ_POST, "/v1/chat/completions");
+  struct timeval limit = {10, 0};
+  event_base_loopexit(loop, &limit);
+  event_base_dispatch(loop);
+  return got_status;
+}
+
+Test(gateway, answers_503_when_no_replica_is_ready_and_404_for_unknown_models) {
+  sc_store *s;
+  sc_err e;
+  cr_assert_eq(sc_store_open(db, &s, &e), 0, "%s", e.msg);
+  sc_tenant t = {.name = "t", .created_at = 1};
+  cr_assert_eq(sc_gws_tenant_add(s, &t, &t.id, &e), 0, "%s", e.msg);
+  sc_api_key k;
+  memset(&k, 0, sizeof k);
+  char text[SC_SECRET_MAX];
+  sc_secret_new("sck", k.id, text, k.hash);
+  k.tenant_id = t.id;
+  cr_assert_eq(sc_gws_key_add(s, &k, &e), 0, "%s", e.msg);
+  loop = event_base_new();
+  sc_gateway *g;
+  sc_gateway_opts o = {.db_path = db, .upstream_timeout_ms = 5000, .max_body = 4096};
+  cr_assert_eq(sc_gateway_create(loop, &o, &g, &e), 0, "%s", e.msg);
+  sc_gw_replica rs[] = {rep("z1", "m", "eu", false)};
+  sc_gateway_set_replicas(g, rs, 1);
+  struct evhttp *http = evhttp_new(loop);
+  evhttp_set_gencb(http, serve_gw, g);
+  struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
+  cr_assert_not_null(bs);
+  struct sockaddr_in sa;
+  socklen_t sl = sizeof sa;
+  getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&sa, &sl);
+  struct evhttp_connection *cn = evhttp_connection_base_new(loop, NULL, "127.0.0.1", ntohs(sa.sin_port));
+  const char *body = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
+  cr_assert_eq(call_gw(cn, text, body), 503);
+  cr_assert(strstr(got_body, "\"no_ready_replica\""), "%s", got_body);
+  cr_assert_eq(call_gw(cn, text, "{\"model\":\"q\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}"), 404);
+  cr_assert(strstr(got_body, "\"model_not_found\""), "%s", got_body);
+  cr_assert_eq(call_gw(cn, "sck.0000000000000000.00", body), 401);
+  /* the replica becomes ready but its engine is not there: 502 after the retries, no record */
+  sc_gw_replica up[] = {rep("z1", "m", "eu", true)};
+  snprintf(up[0].url, sizeof up[0].url, "http://127.0.0.1:1");
+  sc_gateway_set_replicas(g, up, 1);
+  cr_assert_eq(call_gw(cn, text, body), 502);
+  cr_assert(strstr(got_body, "\"upstream_unavailable\""), "%s", got_body);
+  evhttp_connection_free(cn);
+  sc_gateway_destroy(g);
+  evhttp_free(http);
+  json_t *rows;
+  cr_assert_eq(sc_gws_usage_query(s, "tenant", NULL, 0, 0, &rows, &e), 0);
+  cr_assert_eq(json_array_size(rows), 0, "no usage for requests that reached no engine");
+  json_decref(rows);
+  sc_store_close(s);
+  event_base_free(loop);
+}

@@ -1,0 +1,29 @@
+/* Fuzz harness: what the gateway reads from engines — the SSE relay (event splitting, usage
+ * extraction, usage stripping, content counting) fed in random slices, and the usage object of a
+ * plain answer — on arbitrary bytes. The client is marked gone, so nothing is sent. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/gateway/gateway.c"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  int64_t p = 0, c = 0;
+  plain_usage((const char *)data, size, &p, &c);
+  gw_call call;
+  memset(&call, 0, sizeof call);
+  call.client_gone = true;
+  call.is_sse = true;
+  call.client_usage = size && (data[0] & 1);
+  call.sse = evbuffer_new();
+  size_t off = 0, step = size ? (size_t)data[0] % 17 + 1 : 1;
+  while (off < size) { /* arrive in chunks, as from the network */
+    size_t n = size - off < step ? size - off : step;
+    evbuffer_add(call.sse, data + off, n);
+    sse_feed(&call);
+    off += n;
+  }
+  evbuffer_free(call.sse);
+  if (call.tail) evbuffer_free(call.tail);
+  return 0;
+}
