@@ -74,7 +74,7 @@ check "ready again" wait_for 30 bash -c "[ \"\$('$S' replicas --json | jq -r '.[
 
 # the control plane is killed: replicas keep serving and are re-adopted, not restarted
 EP=$("$S" replicas --json | jq -r '.[] | select(.deployment=="chat") | .endpoint')
-SIMPIDS=$(pgrep -f "[e]ngine --simulate" | sort | tr '\n' ' ')
+SIMPIDS=$(pgrep -f "[e]ngine --simulate.*$T/" | sort | tr '\n' ' ')
 PORT=${URL##*:}
 kill -9 "$SERVER_PID"
 sleep 1
@@ -82,7 +82,7 @@ R=$(curl -s "$EP/v1/chat/completions" -d '{"model":"chat","messages":[{"role":"u
 eq "serving while the control plane is away" "$(echo "$R" | jq .usage.completion_tokens)" "2"
 LISTEN=127.0.0.1:$PORT start_server "$T/data" --heartbeat-timeout 3s
 sleep 3
-eq "same engines after restart" "$(pgrep -f "[e]ngine --simulate" | sort | tr '\n' ' ')" "$SIMPIDS"
+eq "same engines after restart" "$(pgrep -f "[e]ngine --simulate.*$T/" | sort | tr '\n' ' ')" "$SIMPIDS"
 eq "replicas still ready" "$("$S" replicas --json | jq '[.[] | select(.state=="ready")] | length')" "3"
 
 # a node dies: its replica is rescheduled elsewhere
@@ -94,6 +94,6 @@ eq "both sim7 replicas on gpu2 now" "$("$S" replicas --json | jq -r '[.[] | sele
 # undeploy stops the engines
 check "undeploy" "$S" undeploy sim7
 check "sim7 replicas gone" wait_for 20 bash -c "[ \"\$('$S' replicas --json | jq '[.[] | select(.deployment==\"sim7\")] | length')\" = 0 ]"
-check "their engines stopped" wait_for 10 bash -c "! pgrep -f '[e]ngine --simulate.*sim7' >/dev/null"
+check "their engines stopped" wait_for 10 bash -c "! pgrep -f '[e]ngine --simulate.*$T/.*sim7' >/dev/null"
 "$S" undeploy sim7 >/dev/null 2>&1; eq "undeploy twice" "$?" "1"
 finish
