@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="build-essential cmake pkg-config libevent-dev libjansson-dev libsqlite3-dev \
-libsodium-dev libcurl4-openssl-dev libpcre2-dev libcriterion-dev clang curl"
+libsodium-dev libcurl4-openssl-dev libpcre2-dev libcriterion-dev clang curl jq bc"
 
 missing=""
 for p in $PKGS; do

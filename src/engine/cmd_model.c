@@ -17,7 +17,8 @@ int sc_model_bench_main(int argc, char **argv); /* bench.c */
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: suanchi model synth OUT.gguf --arch llama|qwen2 --preset tiny|0.5b [--type f32|f16|bf16|q8_0|q4_0|q4_k|q6_k]\n"
+          "usage: suanchi model add NAME (--gguf FILE | --engine TEMPLATE --weights-gib N)\n"
+          "       suanchi model synth OUT.gguf --arch llama|qwen2 --preset tiny|0.5b [--type f32|f16|bf16|q8_0|q4_0|q4_k|q6_k]\n"
           "                          [--seed N] [--vocab FILE]\n"
           "Writes a deterministic random-weight GGUF model (it outputs noise; for tests, demos and benchmarks).\n");
 }
@@ -79,6 +80,7 @@ int sc_cmd_model(int argc, char **argv) {
     return argc < 1 ? 2 : 0;
   }
   if (strcmp(argv[0], "synth") == 0) return cmd_synth(argc - 1, argv + 1);
+  if (strcmp(argv[0], "add") == 0) return sc_cli_model_add(argc - 1, argv + 1);
   if (strcmp(argv[0], "bench") == 0) return sc_model_bench_main(argc - 1, argv + 1);
   fprintf(stderr, "suanchi model: unknown verb '%s'\n", argv[0]);
   usage(stderr);

@@ -13,15 +13,6 @@
 
 #include "base/util.h"
 
-static uint64_t splitmix(uint64_t *x) {
-  uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-void sc_rng_seed(sc_rng *r, uint64_t seed) { r->s = seed ^ 0x243f6a8885a308d3ull; }
-double sc_rng_unif(sc_rng *r) { return (double)(splitmix(&r->s) >> 11) * (1.0 / 9007199254740992.0); }
 
 void sc_sampler_scratch_init(sc_sampler_scratch *s, int n) {
   s->n = n;
@@ -90,7 +81,7 @@ static int top_k(const float *l, int n, int k, int32_t *idx) {
 int32_t sc_sample(const float *l, int n, const sc_gen_params *p, sc_rng *rng, sc_sampler_scratch *s) {
   if (p->temperature <= 0 || p->top_k == 1) return argmax(l, n);
   float inv_t = 1.0f / p->temperature;
-  double u = sc_rng_unif(rng);
+  double u = sc_rng_double(rng);
   if (p->top_k <= 0 && p->top_p >= 1.0f) {
     float mx = l[argmax(l, n)];
     double sum = 0;

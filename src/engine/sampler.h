@@ -8,15 +8,8 @@
 
 #include <stdint.h>
 
+#include "base/rng.h"
 #include "engine/engine.h"
-
-typedef struct sc_rng {
-  uint64_t s;
-} sc_rng;
-
-void sc_rng_seed(sc_rng *r, uint64_t seed);
-/* Uniform in [0, 1). */
-double sc_rng_unif(sc_rng *r);
 
 /* Scratch for sampling over a vocabulary of n_vocab (reused across calls; one per thread). */
 typedef struct sc_sampler_scratch {

@@ -79,8 +79,17 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud) {
 
 int sc_client_call(sc_client *c, const char *method, const char *path, const json_t *body, long *status,
                    json_t **reply, sc_err *e) {
+  char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+  int rc = sc_client_call_raw(c, method, path, text, text ? strlen(text) : 0, text ? "application/json" : NULL, status,
+                              reply, e);
+  free(text);
+  return rc;
+}
+
+int sc_client_call_raw(sc_client *c, const char *method, const char *path, const void *data, size_t len,
+                       const char *content_type, long *status, json_t **reply, sc_err *e) {
   int rc = 0;
-  char *url = NULL, *text = NULL;
+  char *url = NULL;
   struct curl_slist *hdr = NULL;
   buf_t b = {0};
   *reply = NULL;
@@ -100,11 +109,12 @@ int sc_client_call(sc_client *c, const char *method, const char *path, const jso
   curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
   hdr = curl_slist_append(hdr, "Accept: application/json");
   if (c->auth) hdr = curl_slist_append(hdr, c->auth);
-  if (body) {
-    text = json_dumps(body, JSON_COMPACT);
-    hdr = curl_slist_append(hdr, "Content-Type: application/json");
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, text);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(text));
+  if (content_type) {
+    char ct[128];
+    snprintf(ct, sizeof ct, "Content-Type: %s", content_type);
+    hdr = curl_slist_append(hdr, ct);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, data);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
   } else if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
@@ -128,7 +138,6 @@ int sc_client_call(sc_client *c, const char *method, const char *path, const jso
   }
 out:
   curl_slist_free_all(hdr);
-  free(text);
   free(url);
   free(b.p);
   return rc;

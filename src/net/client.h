@@ -26,6 +26,10 @@ void sc_client_set_token(sc_client *c, const char *token);
 int sc_client_call(sc_client *c, const char *method, const char *path, const json_t *body, long *status,
                    json_t **reply, sc_err *e);
 
+/* The same with a raw body of len bytes sent as content_type (NULL: no body). */
+int sc_client_call_raw(sc_client *c, const char *method, const char *path, const void *data, size_t len,
+                       const char *content_type, long *status, json_t **reply, sc_err *e);
+
 /* For a non-2xx reply: fills e from the standard error body, or a generic message. */
 void sc_client_reply_error(long status, const json_t *reply, sc_err *e);
 

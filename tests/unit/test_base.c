@@ -105,7 +105,7 @@ Test(csv, malformed) {
 Test(json, check_fields) {
   sc_json_field f[] = {{"name", SC_JSON_STRING, true, 0, 0, 16, false},
                        {"share", SC_JSON_INT, false, 0, 100, 0, false},
-                       {NULL}};
+                       {0}};
   sc_err e;
   json_t *o;
   cr_assert_eq(sc_json_parse_object("{\"name\":\"a\",\"share\":70}", 23, &o, &e), 0);

@@ -1,0 +1,231 @@
+/* Unit tests for src/gateway: URL parsing, routing (readiness, region preference, prefix affinity,
+ * load bound, retries skipping tried replicas, cool-down), key buckets, the usage table (no double
+ * counting) and the group-commit writer. */
+#include <criterion/criterion.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../src/gateway/gateway.c"
+
+static char dir[256];
+static char db[300];
+
+static void setup(void) {
+  snprintf(dir, sizeof dir, "/tmp/sc-gw-XXXXXX");
+  cr_assert_not_null(mkdtemp(dir));
+  snprintf(db, sizeof db, "%s/suanchi.db", dir);
+}
+
+static void teardown(void) {
+  char cmd[400];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(gateway, .init = setup, .fini = teardown);
+
+Test(gateway, parses_engine_urls) {
+  char host[128];
+  int port;
+  cr_assert_eq(gw_parse_url("http://127.0.0.1:8000", host, sizeof host, &port), 0);
+  cr_assert_str_eq(host, "127.0.0.1");
+  cr_assert_eq(port, 8000);
+  cr_assert_eq(gw_parse_url("http://[::1]:9/", host, sizeof host, &port), 0);
+  cr_assert_str_eq(host, "::1");
+  cr_assert_neq(gw_parse_url("https://x:1", host, sizeof host, &port), 0);
+  cr_assert_neq(gw_parse_url("http://x", host, sizeof host, &port), 0);
+  cr_assert_neq(gw_parse_url("http://x:1/v1", host, sizeof host, &port), 0);
+  cr_assert_neq(gw_parse_url("http://x:0", host, sizeof host, &port), 0);
+}
+
+static sc_gw_replica rep(const char *id, const char *model, const char *region, bool ready) {
+  sc_gw_replica r;
+  memset(&r, 0, sizeof r);
+  snprintf(r.id, sizeof r.id, "%s", id);
+  snprintf(r.model, sizeof r.model, "%s", model);
+  snprintf(r.deployment, sizeof r.deployment, "%s", model);
+  snprintf(r.region, sizeof r.region, "%s", region);
+  snprintf(r.url, sizeof r.url, "http://127.0.0.1:%d", 1000 + (int)strlen(id) + id[strlen(id) - 1]);
+  r.ready = ready;
+  return r;
+}
+
+static gw_call call_for(const char *model, const char *region, uint64_t prefix) {
+  gw_call c;
+  memset(&c, 0, sizeof c);
+  snprintf(c.model, sizeof c.model, "%s", model);
+  snprintf(c.pref_region, sizeof c.pref_region, "%s", region);
+  c.prefix_hash = prefix;
+  return c;
+}
+
+Test(gateway, routes_to_ready_replicas_of_the_model_in_the_preferred_region) {
+  sc_gateway g;
+  memset(&g, 0, sizeof g);
+  sc_gw_replica rs[] = {rep("a1", "m", "eu", true), rep("a2", "m", "us", true), rep("a3", "m", "eu", false),
+                        rep("b1", "other", "eu", true)};
+  sc_gateway_set_replicas(&g, rs, 4);
+  cr_assert_eq(g.nreps, 4);
+  for (uint64_t p = 0; p < 50; p++) {
+    gw_call c = call_for("m", "eu", p);
+    gw_rep *r = pick(&g, &c);
+    cr_assert_str_eq(r->r.id, "a1"); /* a3 is not ready, b1 serves another model */
+    c = call_for("m", "us", p);
+    cr_assert_str_eq(pick(&g, &c)->r.id, "a2");
+  }
+  gw_call c = call_for("m", "ap", 7); /* no replica in ap: any ready one */
+  gw_rep *r = pick(&g, &c);
+  cr_assert(strcmp(r->r.id, "a1") == 0 || strcmp(r->r.id, "a2") == 0);
+  c = call_for("nope", "", 1);
+  cr_assert_null(pick(&g, &c));
+  /* the replica leaves the table (or stops being ready): no new request from that moment */
+  sc_gw_replica rs2[] = {rep("a1", "m", "eu", false), rep("a2", "m", "us", true)};
+  sc_gateway_set_replicas(&g, rs2, 2);
+  c = call_for("m", "eu", 3);
+  cr_assert_str_eq(pick(&g, &c)->r.id, "a2");
+  free(g.ctl_reps);
+  free(g.reps);
+}
+
+Test(gateway, prefix_affinity_is_stable_and_spreads_and_yields_to_load) {
+  sc_gateway g;
+  memset(&g, 0, sizeof g);
+  sc_gw_replica rs[] = {rep("r1", "m", "", true), rep("r2", "m", "", true), rep("r3", "m", "", true)};
+  sc_gateway_set_replicas(&g, rs, 3);
+  int hits[3] = {0};
+  for (uint64_t p = 0; p < 300; p++) {
+    gw_call c = call_for("m", "", mix64(p));
+    gw_rep *a = pick(&g, &c), *b = pick(&g, &c);
+    cr_assert_eq(a, b, "same prefix, same replica");
+    hits[a - g.reps]++;
+  }
+  for (int i = 0; i < 3; i++) cr_assert_gt(hits[i], 50, "replica %d got %d of 300", i, hits[i]);
+  /* the affine replica is far more loaded than the others: the request goes elsewhere */
+  gw_call c = call_for("m", "", mix64(42));
+  gw_rep *first = pick(&g, &c);
+  first->outstanding = 100000;
+  cr_assert_neq(pick(&g, &c), first);
+  /* the load estimate survives a table refresh */
+  char id[40];
+  snprintf(id, sizeof id, "%s", first->r.id);
+  sc_gateway_set_replicas(&g, rs, 3);
+  cr_assert_eq(rep_find(&g, id)->outstanding, 100000);
+  free(g.ctl_reps);
+  free(g.reps);
+}
+
+Test(gateway, retries_skip_tried_and_cooling_replicas) {
+  sc_gateway g;
+  memset(&g, 0, sizeof g);
+  sc_gw_replica rs[] = {rep("x1", "m", "", true), rep("x2", "m", "", true)};
+  sc_gateway_set_replicas(&g, rs, 2);
+  gw_call c = call_for("m", "", 99);
+  gw_rep *a = pick(&g, &c);
+  snprintf(c.tried[c.tries++], sizeof c.tried[0], "%s", a->r.id);
+  gw_rep *b = pick(&g, &c);
+  cr_assert_neq(a, b);
+  snprintf(c.tried[c.tries++], sizeof c.tried[0], "%s", b->r.id);
+  cr_assert_null(pick(&g, &c));
+  /* a replica whose connection failed is skipped while another can serve */
+  gw_call d = call_for("m", "", 99);
+  a->cool_until_ms = sc_mono_ms() + 60000;
+  cr_assert_eq(pick(&g, &d), b);
+  b->cool_until_ms = sc_mono_ms() + 60000; /* all cooling: still served */
+  cr_assert_not_null(pick(&g, &d));
+  free(g.ctl_reps);
+  free(g.reps);
+}
+
+Test(gateway, rate_buckets_refill_over_time) {
+  gw_key k;
+  memset(&k, 0, sizeof k);
+  k.rpm = 60;
+  k.tpm = 600;
+  k.rq_bucket = 0;
+  k.tk_bucket = -300;
+  k.last_refill_ms = 1000;
+  key_refill(&k, 2000); /* one second: one request, ten tokens */
+  cr_assert_float_eq(k.rq_bucket, 1.0, 1e-9);
+  cr_assert_float_eq(k.tk_bucket, -290.0, 1e-9);
+  key_refill(&k, 1000000);
+  cr_assert_float_eq(k.rq_bucket, 60.0, 1e-9, "capped at rpm");
+  cr_assert_float_eq(k.tk_bucket, 600.0, 1e-9, "capped at tpm");
+}
+
+static sc_usage_rec rec(int i, const char *tenant) {
+  sc_usage_rec u;
+  memset(&u, 0, sizeof u);
+  snprintf(u.request_id, sizeof u.request_id, "req-%d", i);
+  u.ts = 1795600000000LL + i;
+  snprintf(u.tenant, sizeof u.tenant, "%s", tenant);
+  snprintf(u.model, sizeof u.model, "m%d", i % 2);
+  snprintf(u.status, sizeof u.status, "%s", i % 5 ? "ok" : "failed");
+  u.prompt_tokens = 10;
+  u.completion_tokens = i;
+  return u;
+}
+
+Test(gateway, usage_rows_are_never_counted_twice) {
+  sc_store *s;
+  sc_err e;
+  cr_assert_eq(sc_store_open(db, &s, &e), 0, "%s", e.msg);
+  sc_usage_rec r[10];
+  for (int i = 0; i < 10; i++) r[i] = rec(i, i < 6 ? "a" : "b");
+  int done;
+  cr_assert_eq(sc_gws_usage_insert(s, r, 10, &done, &e), 0, "%s", e.msg);
+  cr_assert_eq(done, 10);
+  cr_assert_eq(sc_gws_usage_insert(s, r + 2, 3, &done, &e), 0, "%s", e.msg);
+  cr_assert_eq(done, 0, "a request id already stored is not stored again");
+  json_t *rows;
+  cr_assert_eq(sc_gws_usage_query(s, "tenant", NULL, 0, 0, &rows, &e), 0, "%s", e.msg);
+  cr_assert_eq(json_array_size(rows), 2);
+  cr_assert_eq(json_integer_value(json_object_get(json_array_get(rows, 0), "requests")), 6);
+  cr_assert_eq(json_integer_value(json_object_get(json_array_get(rows, 0), "completion_tokens")), 0 + 1 + 2 + 3 + 4 + 5);
+  cr_assert_eq(json_integer_value(json_object_get(json_array_get(rows, 0), "failed")), 2);
+  json_decref(rows);
+  cr_assert_eq(sc_gws_usage_query(s, "model", "b", 0, 0, &rows, &e), 0, "%s", e.msg);
+  cr_assert_eq(json_array_size(rows), 2);
+  json_decref(rows);
+  cr_assert_eq(sc_gws_usage_query(s, "day", NULL, 1795600000005LL, 0, &rows, &e), 0);
+  cr_assert_eq(json_integer_value(json_object_get(json_array_get(rows, 0), "requests")), 5);
+  json_decref(rows);
+  cr_assert_neq(sc_gws_usage_query(s, "color", NULL, 0, 0, &rows, &e), 0);
+  cr_assert(strstr(e.msg, "'color'"));
+  sc_store_close(s);
+}
+
+static int callbacks;
+static struct event_base *loop;
+static void on_stored(void *arg, bool stored) {
+  (void)arg;
+  cr_assert(stored);
+  if (++callbacks == 500) event_base_loopbreak(loop);
+}
+
+Test(gateway, writer_commits_every_record_once_before_its_callback) {
+  sc_store *s;
+  sc_err e;
+  cr_assert_eq(sc_store_open(db, &s, &e), 0, "%s", e.msg); /* migrates */
+  loop = event_base_new();
+  gw_meter *m;
+  cr_assert_eq(gw_meter_start(loop, db, &m, &e), 0, "%s", e.msg);
+  for (int i = 0; i < 500; i++) {
+    sc_usage_rec u = rec(i, "t");
+    gw_meter_submit(m, &u, on_stored, NULL);
+  }
+  struct timeval limit = {20, 0};
+  event_base_loopexit(loop, &limit);
+  event_base_dispatch(loop);
+  cr_assert_eq(callbacks, 500);
+  cr_assert_eq(gw_meter_committed(m), 500);
+  gw_meter_stop(m);
+  json_t *rows;
+  cr_assert_eq(sc_gws_usage_query(s, "tenant", "t", 0, 0, &rows, &e), 0);
+  cr_assert_eq(json_integer_value(json_object_get(json_array_get(rows, 0), "requests")), 500);
+  json_decref(rows);
+  sc_store_close(s);
+  event_base_free(loop);
+}
