@@ -830,13 +830,15 @@ void sc_gateway_handle(sc_gateway *g, struct evhttp_request *req) {
   enum evhttp_cmd_type method = evhttp_request_get_command(req);
   bool chat = strcmp(path, "/v1/chat/completions") == 0, compl = strcmp(path, "/v1/completions") == 0;
   bool models = strcmp(path, "/v1/models") == 0;
-  if (!chat && !compl && !models) {
+  const char *one_model = strncmp(path, "/v1/models/", 11) == 0 && path[11] ? path + 11 : NULL;
+  if (!chat && !compl && !models && !one_model) {
     g->errors_total++;
     return gw_error(req, 404, "not_found", NULL, "no such route: %s", path);
   }
-  if ((models && method != EVHTTP_REQ_GET) || (!models && method != EVHTTP_REQ_POST)) {
+  bool get = models || one_model;
+  if ((get && method != EVHTTP_REQ_GET) || (!get && method != EVHTTP_REQ_POST)) {
     g->errors_total++;
-    return gw_error(req, 405, "method_not_allowed", NULL, "%s takes %s", path, models ? "GET" : "POST");
+    return gw_error(req, 405, "method_not_allowed", NULL, "%s takes %s", path, get ? "GET" : "POST");
   }
   /* key */
   char buf[SC_SECRET_MAX], kind[8], kid[SC_SECRET_ID_LEN + 1];
@@ -852,6 +854,15 @@ void sc_gateway_handle(sc_gateway *g, struct evhttp_request *req) {
   }
   gw_key *k = &g->keys[ki];
   if (models) return models_reply(g, req);
+  if (one_model) {
+    for (int i = 0; i < g->nreps; i++)
+      if (g->reps[i].r.ready && strcmp(g->reps[i].r.model, one_model) == 0)
+        return sc_http_reply_json(req, 200, json_pack("{s:s,s:s,s:i,s:s}", "id", one_model, "object", "model",
+                                                      "created", 0, "owned_by", "suanchi"));
+    g->errors_total++;
+    return gw_error(req, 404, "model_not_found", "model", "the model '%s' does not exist or has no ready replica",
+                    one_model);
+  }
   /* rate limits */
   int64_t now = sc_mono_ms();
   key_refill(k, now);

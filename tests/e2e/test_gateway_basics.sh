@@ -112,6 +112,15 @@ eq "rpm code" "$(jq -r .error.code <<<"${r#* }")" "rate_limit_exceeded"
 ra=$(header Retry-After)
 [[ "$ra" =~ ^[0-9]+$ ]] && [ "$ra" -ge 1 ] && [ "$ra" -le 31 ] && ok || fail "Retry-After: '$ra'"
 
+# tpm 10: one request of ~13 tokens empties the token bucket; the next waits
+KEYTPM=$("$SUANCHI" key create --tenant beta --tpm 10 2>/dev/null)
+r=$(v1 POST /v1/chat/completions "$CHAT" "$KEYTPM")
+eq "tpm first request" "${r%% *}" "200"
+r=$(v1 POST /v1/chat/completions "$CHAT" "$KEYTPM")
+eq "tpm limit" "${r%% *}" "429"
+contains "tpm message" "${r#* }" "token limit of this key reached (10 per minute)"
+[[ "$(header Retry-After)" =~ ^[0-9]+$ ]] && ok || fail "tpm Retry-After"
+
 # ---- plain answers, routing ----
 r=$(v1 POST /v1/chat/completions "$CHAT" "$KEY")
 eq "chat status" "${r%% *}" "200"
@@ -157,9 +166,9 @@ curl -sN --max-time 30 "$URL/v1/completions" -H "Authorization: Bearer $KEY" \
 [ "$(grep -c '"text_completion"' "$T/s3")" -ge 2 ] && ok || fail "completion stream: $(cat "$T/s3")"
 
 # ---- usage: one record per request that reached an engine, tokens from the engines ----
-# acme: chat, region header, alias, retry, 2 streams + completion stream = 7; beta: 2 (rpm) + 21
+# acme: chat, region header, alias, retry, 2 streams + completion stream = 7; beta: 2 (rpm) + 1 (tpm) + 21
 eq "acme requests" "$("$SUANCHI" usage --tenant acme --json | jq '.rows[0].requests')" "7"
-eq "beta requests" "$("$SUANCHI" usage --tenant beta --json | jq '.rows[0].requests')" "23"
+eq "beta requests" "$("$SUANCHI" usage --tenant beta --json | jq '.rows[0].requests')" "24"
 eq "acme completion tokens" "$("$SUANCHI" usage --tenant acme --json | jq '.rows[0].completion_tokens')" "$((5 + 5 + 3 + 5 + 4 + 4 + 3))"
 eq "by region" "$("$SUANCHI" usage --tenant acme --by region --json | jq -c '[.rows[].group]')" '["eu","us"]'
 contains "by chip table" "$("$SUANCHI" usage --by chip)" "H100-SXM-80GB"

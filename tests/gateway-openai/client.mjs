@@ -11,6 +11,8 @@ const client = new OpenAI({ baseURL: base + '/v1', apiKey: key, maxRetries: 0, t
 
 const models = await client.models.list();
 assert.deepEqual(models.data.map((m) => m.id).sort(), ['m1']);
+assert.equal((await client.models.retrieve('m1')).id, 'm1');
+await assert.rejects(client.models.retrieve('nope'), (e) => e instanceof OpenAI.NotFoundError);
 
 const chat = await client.chat.completions.create({
   model: 'm1', messages: [{ role: 'user', content: 'Hello there' }], max_tokens: 10, temperature: 0,
