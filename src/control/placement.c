@@ -64,9 +64,9 @@ int ctl_fleet_build(ctl *c, int policy, sc_fleet **out, sc_err *e) {
       sc_fleet_destroy(f);
       return rc;
     }
-    if (strcmp(n->st.state, "ready") != 0) sc_fleet_set_node_health(f, n->st.id, SC_HEALTH_UNHEALTHY, NULL);
+    if (strcmp(n->st.state, "ready") != 0) sc_fleet_set_node_health(f, n->st.id, SC_SCHED_UNHEALTHY, NULL);
     for (int k = 0; k < nd; k++)
-      if (!devs[k].healthy) sc_fleet_set_device_health(f, n->st.id, k, SC_HEALTH_UNHEALTHY, NULL);
+      if (!devs[k].healthy) sc_fleet_set_device_health(f, n->st.id, k, SC_SCHED_UNHEALTHY, NULL);
   }
   *out = f;
   return 0;

@@ -234,13 +234,13 @@ int sc_fleet_add_node(sc_fleet *f, const sc_node_spec *n, const sc_device_spec *
   }
   nd->kind = (uint8_t)n->owner_kind;
   nd->schedulable = n->schedulable;
-  nd->health = SC_HEALTH_OK;
+  nd->health = SC_SCHED_OK;
   f->hot[f->nnodes] = (hot){.ver = 1, .rank = (uint32_t)f->nnodes, .mem_free = n->mem_mib};
   for (int i = 0; i < ndev; i++) {
     dev *d = &f->devs[f->ndevs + i];
     d->free = 1000;
     d->mem = d->free_mem = devs[i].mem_mib;
-    d->health = devs[i].healthy ? SC_HEALTH_OK : SC_HEALTH_UNHEALTHY;
+    d->health = devs[i].healthy ? SC_SCHED_OK : SC_SCHED_UNHEALTHY;
   }
   f->ndevs += ndev;
   f->node_mark[f->nnodes] = 0;
@@ -356,7 +356,7 @@ enum {
  * shape_only: skip memory and spread (the checks outside the score cache). */
 static int node_check(const sc_fleet *f, const creq *q, int n, bool ever, bool shape_only) {
   const node *nd = &f->nodes[n];
-  if (nd->health == SC_HEALTH_REMOVED || (!ever && (nd->health != SC_HEALTH_OK || !nd->schedulable))) return R_DOWN;
+  if (nd->health == SC_SCHED_REMOVED || (!ever && (nd->health != SC_SCHED_OK || !nd->schedulable))) return R_DOWN;
   if (q->strict && q->region != -1 && nd->region != q->region) return R_REGION;
   if (nd->kind == SC_OWNER_POOL && !q->pool) return R_POOL;
   if (nd->kind != SC_OWNER_POOL && q->pool_only) return R_SELF;
@@ -376,7 +376,7 @@ static int node_check(const sc_fleet *f, const creq *q, int n, bool ever, bool s
       int d = nd->dev0 + i;
       const dev *x = &f->devs[d];
       if (ever) {
-        fit += x->health != SC_HEALTH_REMOVED && x->mem >= q->mindev && x->mem >= q->gmem;
+        fit += x->health != SC_SCHED_REMOVED && x->mem >= q->mindev && x->mem >= q->gmem;
       } else if (q->share) {
         fit += sched_dev_fits_share(f, q, d);
       } else {
@@ -775,21 +775,21 @@ static int node_by_id(const sc_fleet *f, const char *id, sc_err *e) {
   return n;
 }
 
-int sc_fleet_set_device_health(sc_fleet *f, const char *node_id, int dev_idx, sc_health h, sc_err *e) {
+int sc_fleet_set_device_health(sc_fleet *f, const char *node_id, int dev_idx, sc_sched_health h, sc_err *e) {
   int n = node_by_id(f, node_id, e);
   if (n < 0) return SC_ENOENT;
   node *nd = &f->nodes[n];
-  if (dev_idx < 0 || dev_idx >= nd->ndev || (unsigned)h > SC_HEALTH_REMOVED)
+  if (dev_idx < 0 || dev_idx >= nd->ndev || (unsigned)h > SC_SCHED_REMOVED)
     return sc_err_set(e, SC_EINVAL, "invalid_device", "node %s has no device %d", node_id, dev_idx);
   f->devs[nd->dev0 + dev_idx].health = (uint8_t)h;
   f->hot[n].ver++;
   return 0;
 }
 
-int sc_fleet_set_node_health(sc_fleet *f, const char *node_id, sc_health h, sc_err *e) {
+int sc_fleet_set_node_health(sc_fleet *f, const char *node_id, sc_sched_health h, sc_err *e) {
   int n = node_by_id(f, node_id, e);
   if (n < 0) return SC_ENOENT;
-  if ((unsigned)h > SC_HEALTH_REMOVED) return sc_err_set(e, SC_EINVAL, "invalid_health", "bad health %d", (int)h);
+  if ((unsigned)h > SC_SCHED_REMOVED) return sc_err_set(e, SC_EINVAL, "invalid_health", "bad health %d", (int)h);
   f->nodes[n].health = (uint8_t)h;
   f->hot[n].ver++;
   return 0;
@@ -821,8 +821,8 @@ int64_t sc_fleet_gpu_milli_total(const sc_fleet *f) {
   int64_t t = 0;
   for (int n = 0; n < f->nnodes; n++) {
     const node *nd = &f->nodes[n];
-    if (nd->health == SC_HEALTH_REMOVED) continue;
-    for (int i = 0; i < nd->ndev; i++) t += f->devs[nd->dev0 + i].health == SC_HEALTH_OK ? 1000 : 0;
+    if (nd->health == SC_SCHED_REMOVED) continue;
+    for (int i = 0; i < nd->ndev; i++) t += f->devs[nd->dev0 + i].health == SC_SCHED_OK ? 1000 : 0;
   }
   return t;
 }

@@ -161,6 +161,6 @@ int sched_pick_bestfit(const sc_fleet *f, const creq *q, int n);
 bool sched_dev_fits_share(const sc_fleet *f, const creq *q, int d);
 bool sched_dev_whole_free(const sc_fleet *f, int d);
 
-static inline int dev_idle(const dev *d) { return d->health == SC_HEALTH_OK ? d->free : 0; }
+static inline int dev_idle(const dev *d) { return d->health == SC_SCHED_OK ? d->free : 0; }
 
 #endif

@@ -177,12 +177,12 @@ double sched_node_frag(sc_fleet *f, int n) {
 
 bool sched_dev_fits_share(const sc_fleet *f, const creq *q, int d) {
   const dev *x = &f->devs[d];
-  return x->health == SC_HEALTH_OK && x->free >= q->milli && x->free_mem >= q->gmem && x->mem >= q->mindev;
+  return x->health == SC_SCHED_OK && x->free >= q->milli && x->free_mem >= q->gmem && x->mem >= q->mindev;
 }
 
 bool sched_dev_whole_free(const sc_fleet *f, int d) {
   const dev *x = &f->devs[d];
-  return x->health == SC_HEALTH_OK && x->free == 1000 && x->free_mem == x->mem;
+  return x->health == SC_SCHED_OK && x->free == 1000 && x->free_mem == x->mem;
 }
 
 int sched_pick_bestfit(const sc_fleet *f, const creq *q, int n) {

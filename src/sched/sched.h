@@ -47,7 +47,7 @@ const char *sc_sched_policy_name(sc_sched_policy p);
 int sc_sched_policy_parse(const char *name, sc_sched_policy *out);
 
 typedef enum { SC_OWNER_SELF, SC_OWNER_POOL } sc_owner_kind;
-typedef enum { SC_HEALTH_OK, SC_HEALTH_UNHEALTHY, SC_HEALTH_REMOVED } sc_health;
+typedef enum { SC_SCHED_OK, SC_SCHED_UNHEALTHY, SC_SCHED_REMOVED } sc_sched_health;
 
 typedef struct sc_node_spec {
   const char *id;     /* unique, 1..63 bytes */
@@ -150,8 +150,8 @@ int sc_fleet_release(sc_fleet *f, uint64_t handle, sc_err *e);
 
 /* Health of one device (index within its node) or of a whole node. Unhealthy or removed devices
  * and nodes take nothing new; what they hold stays until released. */
-int sc_fleet_set_device_health(sc_fleet *f, const char *node_id, int dev, sc_health h, sc_err *e);
-int sc_fleet_set_node_health(sc_fleet *f, const char *node_id, sc_health h, sc_err *e);
+int sc_fleet_set_device_health(sc_fleet *f, const char *node_id, int dev, sc_sched_health h, sc_err *e);
+int sc_fleet_set_node_health(sc_fleet *f, const char *node_id, sc_sched_health h, sc_err *e);
 int sc_fleet_set_schedulable(sc_fleet *f, const char *node_id, bool on, sc_err *e);
 
 /* Read-only views. */

@@ -245,10 +245,10 @@ Test(sched, health_and_cordon) {
   add(f, (nodedef){.id = "a", .ndev = 2});
   add(f, (nodedef){.id = "b", .ndev = 2});
   sc_err e;
-  cr_assert_eq(sc_fleet_set_device_health(f, "a", 0, SC_HEALTH_UNHEALTHY, &e), 0);
-  cr_assert_eq(sc_fleet_set_device_health(f, "a", 7, SC_HEALTH_UNHEALTHY, &e), SC_EINVAL);
+  cr_assert_eq(sc_fleet_set_device_health(f, "a", 0, SC_SCHED_UNHEALTHY, &e), 0);
+  cr_assert_eq(sc_fleet_set_device_health(f, "a", 7, SC_SCHED_UNHEALTHY, &e), SC_EINVAL);
   cr_assert(strstr(e.msg, "node a has no device 7"), "%s", e.msg);
-  cr_assert_eq(sc_fleet_set_node_health(f, "zz", SC_HEALTH_REMOVED, &e), SC_ENOENT);
+  cr_assert_eq(sc_fleet_set_node_health(f, "zz", SC_SCHED_REMOVED, &e), SC_ENOENT);
   cr_assert(strstr(e.msg, "no node 'zz'"), "%s", e.msg);
   cr_assert_eq(sc_fleet_gpu_milli_total(f), 3000);
   sc_sched_result r;
@@ -258,7 +258,7 @@ Test(sched, health_and_cordon) {
   cr_assert_str_eq(r.node_id, "a");
   cr_assert_eq(r.dev[0], 1);
   cr_assert_eq(sc_fleet_set_schedulable(f, "a", false, &e), 0);
-  cr_assert_eq(sc_fleet_set_node_health(f, "b", SC_HEALTH_REMOVED, &e), 0);
+  cr_assert_eq(sc_fleet_set_node_health(f, "b", SC_SCHED_REMOVED, &e), 0);
   cr_assert_eq(place(f, (sc_sched_req){.cpu_milli = 1000}, &r), SC_EUNAVAIL);
   cr_assert_str_eq(r.why, "2 nodes: 2 down or cordoned");
   cr_assert_not(r.never, "a cordoned node may come back");
