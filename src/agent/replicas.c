@@ -30,6 +30,7 @@
 
 #include "base/json.h"
 #include "base/log.h"
+#include "base/secret.h"
 #include "base/util.h"
 
 #define MOD "agent"
@@ -145,22 +146,6 @@ static size_t write_fd(char *ptr, size_t size, size_t nmemb, void *ud) {
   return n;
 }
 
-static int sha256_file(const char *path, char out[65]) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -errno;
-  crypto_hash_sha256_state st;
-  crypto_hash_sha256_init(&st);
-  unsigned char *buf = sc_xmalloc(1 << 20);
-  ssize_t n;
-  while ((n = read(fd, buf, 1 << 20)) > 0) crypto_hash_sha256_update(&st, buf, (unsigned long long)n);
-  free(buf);
-  close(fd);
-  unsigned char h[32];
-  crypto_hash_sha256_final(&st, h);
-  for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", h[i]);
-  return n < 0 ? SC_EIO : 0;
-}
-
 /* Makes sure STATE/models/SHA.gguf exists and is intact: downloads it (resuming a partial file)
  * and verifies its sha256; a file that fails the check is deleted, never used. */
 static int fetch_model(sc_replicas *r, const char *sha, int64_t size, char *path, size_t cap, char *why, size_t whycap) {
@@ -207,7 +192,7 @@ static int fetch_model(sc_replicas *r, const char *sha, int64_t size, char *path
     return SC_EUNAVAIL;
   }
   char got[65];
-  if (sha256_file(part, got) || strcmp(got, sha) != 0) {
+  if (sc_sha256_file(part, got, NULL) || strcmp(got, sha) != 0) {
     unlink(part);
     snprintf(why, whycap, "downloaded model fails its sha256 (%s); discarded", got);
     return SC_EFORMAT;

@@ -1,8 +1,12 @@
 /* secret.c — see secret.h. */
 #include "base/secret.h"
+#include "base/err.h"
 #include "base/util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sodium.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,4 +72,27 @@ void sc_random_id(char prefix, char *out, size_t cap) {
   randombytes_buf(rid, sizeof rid);
   hex(rid, sizeof rid, h);
   snprintf(out, cap, "%c%s", prefix, h);
+}
+
+int sc_sha256_file(const char *path, char out[65], int64_t *size) {
+  init();
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  crypto_hash_sha256_state st;
+  crypto_hash_sha256_init(&st);
+  unsigned char *buf = sc_xmalloc(1 << 20);
+  ssize_t n;
+  int64_t total = 0;
+  while ((n = read(fd, buf, 1 << 20)) > 0) {
+    crypto_hash_sha256_update(&st, buf, (unsigned long long)n);
+    total += n;
+  }
+  free(buf);
+  close(fd);
+  if (n < 0) return SC_EIO;
+  unsigned char h[32];
+  crypto_hash_sha256_final(&st, h);
+  hex(h, 32, out);
+  if (size) *size = total;
+  return 0;
 }

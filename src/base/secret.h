@@ -24,6 +24,10 @@ bool sc_secret_parse(const char *text, char kind[8], char id[SC_SECRET_ID_LEN + 
 void sc_secret_hash(const char *secret, uint8_t hash[32]);
 /* Constant-time comparison of the secret's hash with a stored hash. */
 bool sc_secret_verify(const char *secret, const uint8_t stored[32]);
+/* SHA-256 of a whole file as 64 lowercase hex digits (+NUL); size (may be NULL) gets its length.
+ * Returns 0, -errno or SC_EIO. Streams the file in 1 MiB reads. */
+int sc_sha256_file(const char *path, char out[65], int64_t *size);
+
 /* Random id of SC_SECRET_ID_LEN hex chars with a one-letter prefix (e.g. node ids "n…"). */
 void sc_random_id(char prefix, char *out, size_t cap);
 

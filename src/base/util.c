@@ -200,3 +200,15 @@ char *sc_trim(char *s) {
   s[n] = 0;
   return s;
 }
+
+bool sc_valid_name(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n > 63) return false;
+  for (size_t i = 0; i < n; i++) {
+    char ch = s[i];
+    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              (i > 0 && (ch == '-' || ch == '_' || ch == '.'));
+    if (!ok) return false;
+  }
+  return true;
+}

@@ -37,6 +37,10 @@ int sc_mkdir_p(const char *path, unsigned mode);
 /* Copies src into dst of size n, always NUL-terminating; returns true if it fit. */
 bool sc_strlcpy(char *dst, const char *src, size_t n);
 
+/* Names of regions, owners, nodes, models, deployments, tenants: 1-63 characters of A-Z a-z 0-9 . - _,
+ * starting with a letter or digit. */
+bool sc_valid_name(const char *s);
+
 /* Trims ASCII whitespace from both ends in place; returns s. */
 char *sc_trim(char *s);
 

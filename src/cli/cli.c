@@ -104,6 +104,13 @@ int cli_put_raw(const char *prog, const cli_common *c, const char *path, const v
   return call(prog, c, "PUT", path, data, len, "application/octet-stream", status, reply);
 }
 
+int cli_emit(const cli_common *c, json_t *r, void (*table)(const json_t *)) {
+  if (c->json) cli_print_json(r);
+  else table(r);
+  json_decref(r);
+  return 0;
+}
+
 void cli_print_json(const json_t *v) {
   char *s = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
   if (s) puts(s);

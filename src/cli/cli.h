@@ -32,6 +32,17 @@ typedef struct cli_common {
 int cli_parse(const char *prog, const char *usage, sc_flag *flags, int argc, char **argv, sc_args *args, int minpos,
               int maxpos, bool *done);
 
+/* Parses argv against the local `flags` table into a local `args`; returns from the calling
+ * command on --help (0) or a usage error (2). */
+#define CLI_PARSE(prog, usage, minpos, maxpos)                                               \
+  sc_args args;                                                                              \
+  bool done;                                                                                 \
+  int prc = cli_parse(prog, usage, flags, argc, argv, &args, minpos, maxpos, &done);         \
+  if (prc || done) return prc
+
+/* Prints r as JSON (--json) or with table(), frees it, returns 0. */
+int cli_emit(const cli_common *c, json_t *r, void (*table)(const json_t *));
+
 /* Calls the API; on success returns 0 and the reply (caller decrefs). On failure prints
  * "suanchi PROG: message" to stderr and returns the exit code (1). */
 int cli_call(const char *prog, const cli_common *c, const char *method, const char *path, const json_t *body,

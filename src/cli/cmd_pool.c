@@ -11,19 +11,6 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 
-#define PARSE(prog, usage, minpos, maxpos)                                                        \
-  sc_args args;                                                                                   \
-  bool done;                                                                                      \
-  int prc = cli_parse(prog, usage, flags, argc, argv, &args, minpos, maxpos, &done);              \
-  if (prc || done) return prc
-
-static int emit(const cli_common *c, json_t *r, void (*table)(const json_t *)) {
-  if (c->json) cli_print_json(r);
-  else table(r);
-  json_decref(r);
-  return 0;
-}
-
 /* ---------- regions ---------- */
 
 static void regions_table(const json_t *r) {
@@ -53,7 +40,7 @@ int sc_cmd_region(int argc, char **argv) {
                      {.name = "lat", .type = SC_FLAG_DOUBLE, .out = &lat, .dmin = -90, .dmax = 90, .help = "latitude"},
                      {.name = "lon", .type = SC_FLAG_DOUBLE, .out = &lon, .dmin = -180, .dmax = 180, .help = "longitude"},
                      {0}};
-  PARSE("region", "suanchi region add NAME [--lat DEG --lon DEG]", 2, 2);
+  CLI_PARSE("region", "suanchi region add NAME [--lat DEG --lon DEG]", 2, 2);
   if (strcmp(args.pos[0], "add") != 0) {
     fprintf(stderr, "suanchi region: unknown verb '%s' (expected: add)\n", args.pos[0]);
     return 2;
@@ -70,16 +57,16 @@ int sc_cmd_region(int argc, char **argv) {
   json_t *r;
   int rc = cli_call("region", &c, "POST", "/api/v1/regions", body, &r);
   json_decref(body);
-  return rc ? rc : emit(&c, r, one_region);
+  return rc ? rc : cli_emit(&c, r, one_region);
 }
 
 int sc_cmd_regions(int argc, char **argv) {
   cli_common c = {0};
   sc_flag flags[] = {CLI_COMMON_FLAGS(&c), {0}};
-  PARSE("regions", "suanchi regions [--json]", 0, 0);
+  CLI_PARSE("regions", "suanchi regions [--json]", 0, 0);
   json_t *r;
   int rc = cli_call("regions", &c, "GET", "/api/v1/regions", NULL, &r);
-  return rc ? rc : emit(&c, r, regions_table);
+  return rc ? rc : cli_emit(&c, r, regions_table);
 }
 
 /* ---------- owners ---------- */
@@ -114,7 +101,7 @@ int sc_cmd_owner(int argc, char **argv) {
                      {.name = "share", .type = SC_FLAG_DOUBLE, .out = &share, .dmin = 0, .dmax = 100,
                       .help = "pool owner's revenue share in percent (stored as basis points)"},
                      {0}};
-  PARSE("owner", "suanchi owner add NAME [--pool --share PCT]", 2, 2);
+  CLI_PARSE("owner", "suanchi owner add NAME [--pool --share PCT]", 2, 2);
   if (strcmp(args.pos[0], "add") != 0) {
     fprintf(stderr, "suanchi owner: unknown verb '%s' (expected: add)\n", args.pos[0]);
     return 2;
@@ -132,16 +119,16 @@ int sc_cmd_owner(int argc, char **argv) {
   json_t *r;
   int rc = cli_call("owner", &c, "POST", "/api/v1/owners", body, &r);
   json_decref(body);
-  return rc ? rc : emit(&c, r, one_owner);
+  return rc ? rc : cli_emit(&c, r, one_owner);
 }
 
 int sc_cmd_owners(int argc, char **argv) {
   cli_common c = {0};
   sc_flag flags[] = {CLI_COMMON_FLAGS(&c), {0}};
-  PARSE("owners", "suanchi owners [--json]", 0, 0);
+  CLI_PARSE("owners", "suanchi owners [--json]", 0, 0);
   json_t *r;
   int rc = cli_call("owners", &c, "GET", "/api/v1/owners", NULL, &r);
-  return rc ? rc : emit(&c, r, owners_table);
+  return rc ? rc : cli_emit(&c, r, owners_table);
 }
 
 /* ---------- join tokens ---------- */
@@ -189,7 +176,7 @@ int sc_cmd_token(int argc, char **argv) {
                       .help = "how many nodes may join with it (default 1)"},
                      {0}};
   const char *usage = "suanchi token create --owner NAME [--region R] [--ttl 24h] [--uses N] | token list | token revoke ID";
-  PARSE("token", usage, 1, 2);
+  CLI_PARSE("token", usage, 1, 2);
   const char *verb = args.pos[0];
   json_t *r;
   int rc;
@@ -206,17 +193,17 @@ int sc_cmd_token(int argc, char **argv) {
     if (region) json_object_set_new(body, "region", json_string(region));
     rc = cli_call("token create", &c, "POST", "/api/v1/tokens", body, &r);
     json_decref(body);
-    return rc ? rc : emit(&c, r, token_created);
+    return rc ? rc : cli_emit(&c, r, token_created);
   }
   if (strcmp(verb, "list") == 0 && args.npos == 1) {
     rc = cli_call("token list", &c, "GET", "/api/v1/tokens", NULL, &r);
-    return rc ? rc : emit(&c, r, tokens_table);
+    return rc ? rc : cli_emit(&c, r, tokens_table);
   }
   if (strcmp(verb, "revoke") == 0 && args.npos == 2) {
     char path[256];
     snprintf(path, sizeof path, "/api/v1/tokens/%s", args.pos[1]);
     rc = cli_call("token revoke", &c, "DELETE", path, NULL, &r);
-    return rc ? rc : emit(&c, r, token_revoked);
+    return rc ? rc : cli_emit(&c, r, token_revoked);
   }
   fprintf(stderr, "suanchi token: bad verb or arguments\nusage: %s\n", usage);
   return 2;
@@ -261,7 +248,7 @@ int sc_cmd_nodes(int argc, char **argv) {
                      {.name = "owner", .type = SC_FLAG_STR, .out = &owner, .help = "only this owner"},
                      {.name = "state", .type = SC_FLAG_STR, .out = &state, .help = "ready|down|cordoned|draining"},
                      {0}};
-  PARSE("nodes", "suanchi nodes [--region R] [--owner O] [--state S] [--json]", 0, 0);
+  CLI_PARSE("nodes", "suanchi nodes [--region R] [--owner O] [--state S] [--json]", 0, 0);
   char path[512];
   size_t used = (size_t)snprintf(path, sizeof path, "/api/v1/nodes?");
   const char *keys[] = {"region", "owner", "state"};
@@ -282,7 +269,7 @@ int sc_cmd_nodes(int argc, char **argv) {
   }
   json_t *r;
   int rc = cli_call("nodes", &c, "GET", path, NULL, &r);
-  return rc ? rc : emit(&c, r, nodes_table);
+  return rc ? rc : cli_emit(&c, r, nodes_table);
 }
 
 static void devices_table(const json_t *r) {
@@ -305,10 +292,10 @@ static void devices_table(const json_t *r) {
 int sc_cmd_devices(int argc, char **argv) {
   cli_common c = {0};
   sc_flag flags[] = {CLI_COMMON_FLAGS(&c), {0}};
-  PARSE("devices", "suanchi devices [--json]", 0, 0);
+  CLI_PARSE("devices", "suanchi devices [--json]", 0, 0);
   json_t *r;
   int rc = cli_call("devices", &c, "GET", "/api/v1/devices", NULL, &r);
-  return rc ? rc : emit(&c, r, devices_table);
+  return rc ? rc : cli_emit(&c, r, devices_table);
 }
 
 static void node_done(const json_t *o) {
@@ -324,7 +311,7 @@ int sc_cmd_node(int argc, char **argv) {
   cli_common c = {0};
   sc_flag flags[] = {CLI_COMMON_FLAGS(&c), {0}};
   const char *usage = "suanchi node cordon|uncordon|drain|delete|show ID";
-  PARSE("node", usage, 2, 2);
+  CLI_PARSE("node", usage, 2, 2);
   const char *verb = args.pos[0], *id = args.pos[1];
   char path[256];
   const char *method;
@@ -353,7 +340,7 @@ int sc_cmd_node(int argc, char **argv) {
     json_decref(r);
     return 0;
   }
-  return emit(&c, r, node_done);
+  return cli_emit(&c, r, node_done);
 }
 
 /* ---------- placement ---------- */
@@ -413,7 +400,7 @@ int sc_cmd_place(int argc, char **argv) {
                      {.name = "pool-only", .type = SC_FLAG_BOOL, .out = &pool_only, .help = "only open-pool nodes"},
                      {.name = "policy", .type = SC_FLAG_STR, .out = &policy, .help = "placement policy (default suanchi)"},
                      {0}};
-  PARSE("place", "suanchi place --dry-run [--gpus N] [--gpu-milli M] [--gpu-mem GiB] [--chips LIST] [--region R] ...", 0, 0);
+  CLI_PARSE("place", "suanchi place --dry-run [--gpus N] [--gpu-milli M] [--gpu-mem GiB] [--chips LIST] [--region R] ...", 0, 0);
   if (!dry) {
     fprintf(stderr, "suanchi place: only --dry-run is supported (deployments place their own replicas)\n");
     return 2;
@@ -435,6 +422,6 @@ int sc_cmd_place(int argc, char **argv) {
   json_decref(body);
   if (rc) return rc;
   int placed = json_is_true(json_object_get(r, "placed"));
-  emit(&c, r, place_table);
+  cli_emit(&c, r, place_table);
   return placed ? 0 : 1;
 }

@@ -12,46 +12,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/secret.h"
 #include "base/util.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "net/client.h"
 
 #define CHUNK (8u << 20)
-
-#define PARSE(prog, usage, minpos, maxpos)                                                        \
-  sc_args args;                                                                                   \
-  bool done;                                                                                      \
-  int prc = cli_parse(prog, usage, flags, argc, argv, &args, minpos, maxpos, &done);              \
-  if (prc || done) return prc
-
-static int emit(const cli_common *c, json_t *r, void (*table)(const json_t *)) {
-  if (c->json) cli_print_json(r);
-  else table(r);
-  json_decref(r);
-  return 0;
-}
-
-static int sha256_path(const char *path, char out[65], int64_t *size) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -errno;
-  crypto_hash_sha256_state st;
-  crypto_hash_sha256_init(&st);
-  unsigned char *buf = sc_xmalloc(1 << 20);
-  ssize_t n;
-  *size = 0;
-  while ((n = read(fd, buf, 1 << 20)) > 0) {
-    crypto_hash_sha256_update(&st, buf, (unsigned long long)n);
-    *size += n;
-  }
-  free(buf);
-  close(fd);
-  if (n < 0) return SC_EIO;
-  unsigned char h[32];
-  crypto_hash_sha256_final(&st, h);
-  for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", h[i]);
-  return 0;
-}
 
 /* Uploads path in chunks, resuming where the server's copy ends. */
 static int upload(const cli_common *c, const char *path, const char *sha, int64_t size) {
@@ -124,7 +91,7 @@ int sc_cli_model_add(int argc, char **argv) {
                      {.name = "weights-gib", .type = SC_FLAG_DOUBLE, .out = &wgib, .dmin = 0.001, .dmax = 1 << 20, .help = "external model: weight size in GiB"},
                      {.name = "params-b", .type = SC_FLAG_DOUBLE, .out = &params_b, .dmin = 0.001, .dmax = 1 << 20, .help = "external model: parameters in billions (default weights/2 bytes)"},
                      {0}};
-  PARSE("model add", "suanchi model add NAME (--gguf FILE | --engine TEMPLATE --weights-gib N)", 1, 1);
+  CLI_PARSE("model add", "suanchi model add NAME (--gguf FILE | --engine TEMPLATE --weights-gib N)", 1, 1);
   if (!!gguf == !!engine) {
     fprintf(stderr, "suanchi model add: give either --gguf FILE or --engine TEMPLATE --weights-gib N\n");
     return 2;
@@ -133,7 +100,7 @@ int sc_cli_model_add(int argc, char **argv) {
   if (gguf) {
     char sha[65];
     int64_t size = 0;
-    if (sha256_path(gguf, sha, &size)) return fprintf(stderr, "suanchi model add: cannot read %s: %s\n", gguf, strerror(errno)), 1;
+    if (sc_sha256_file(gguf, sha, &size)) return fprintf(stderr, "suanchi model add: cannot read %s: %s\n", gguf, strerror(errno)), 1;
     if (upload(&c, gguf, sha, size)) return 1;
     body = json_pack("{s:s,s:s,s:s,s:I}", "name", args.pos[0], "kind", "gguf", "sha256", sha, "size_bytes", (json_int_t)size);
   } else {
@@ -145,7 +112,7 @@ int sc_cli_model_add(int argc, char **argv) {
   json_t *r;
   int rc = cli_call("model add", &c, "POST", "/api/v1/models", body, &r);
   json_decref(body);
-  return rc ? rc : emit(&c, r, one_model);
+  return rc ? rc : cli_emit(&c, r, one_model);
 }
 
 static void models_table(const json_t *r) {
@@ -170,10 +137,10 @@ static void models_table(const json_t *r) {
 int sc_cmd_models(int argc, char **argv) {
   cli_common c = {0};
   sc_flag flags[] = {CLI_COMMON_FLAGS(&c), {0}};
-  PARSE("models", "suanchi models [--json]", 0, 0);
+  CLI_PARSE("models", "suanchi models [--json]", 0, 0);
   json_t *r;
   int rc = cli_call("models", &c, "GET", "/api/v1/models", NULL, &r);
-  return rc ? rc : emit(&c, r, models_table);
+  return rc ? rc : cli_emit(&c, r, models_table);
 }
 
 static void one_deployment(const json_t *o) {
@@ -200,7 +167,7 @@ int sc_cmd_deploy(int argc, char **argv) {
                      {.name = "slo-tpot", .type = SC_FLAG_I64, .out = &tpot, .min = 1, .max = 3600000, .help = "time per output token bound (ms)"},
                      {.name = "pool-ok", .type = SC_FLAG_BOOL, .out = &pool_ok, .help = "open-pool nodes may serve it"},
                      {0}};
-  PARSE("deploy", "suanchi deploy NAME --model M [--replicas N] [--chips LIST] [--regions LIST] [--slice mem=GiB,compute=PCT] [--slo-ttft MS] [--slo-tpot MS] [--pool-ok]", 1, 1);
+  CLI_PARSE("deploy", "suanchi deploy NAME --model M [--replicas N] [--chips LIST] [--regions LIST] [--slice mem=GiB,compute=PCT] [--slo-ttft MS] [--slo-tpot MS] [--pool-ok]", 1, 1);
   json_t *body = json_pack("{s:s,s:s,s:I,s:b}", "name", args.pos[0], "model", model, "replicas", (json_int_t)replicas, "pool_ok", pool_ok);
   if (ttft) json_object_set_new(body, "slo_ttft_ms", json_integer(ttft));
   if (tpot) json_object_set_new(body, "slo_tpot_ms", json_integer(tpot));
@@ -237,7 +204,7 @@ int sc_cmd_deploy(int argc, char **argv) {
   json_t *r;
   int rc = cli_call("deploy", &c, "POST", "/api/v1/deployments", body, &r);
   json_decref(body);
-  return rc ? rc : emit(&c, r, one_deployment);
+  return rc ? rc : cli_emit(&c, r, one_deployment);
 }
 
 static void deployments_table(const json_t *r) {
@@ -261,10 +228,10 @@ static void deployments_table(const json_t *r) {
 int sc_cmd_deployments(int argc, char **argv) {
   cli_common c = {0};
   sc_flag flags[] = {CLI_COMMON_FLAGS(&c), {0}};
-  PARSE("deployments", "suanchi deployments [--json]", 0, 0);
+  CLI_PARSE("deployments", "suanchi deployments [--json]", 0, 0);
   json_t *r;
   int rc = cli_call("deployments", &c, "GET", "/api/v1/deployments", NULL, &r);
-  return rc ? rc : emit(&c, r, deployments_table);
+  return rc ? rc : cli_emit(&c, r, deployments_table);
 }
 
 static void replicas_table(const json_t *r) {
@@ -286,10 +253,10 @@ static void replicas_table(const json_t *r) {
 int sc_cmd_replicas(int argc, char **argv) {
   cli_common c = {0};
   sc_flag flags[] = {CLI_COMMON_FLAGS(&c), {0}};
-  PARSE("replicas", "suanchi replicas [--json]", 0, 0);
+  CLI_PARSE("replicas", "suanchi replicas [--json]", 0, 0);
   json_t *r;
   int rc = cli_call("replicas", &c, "GET", "/api/v1/replicas", NULL, &r);
-  return rc ? rc : emit(&c, r, replicas_table);
+  return rc ? rc : cli_emit(&c, r, replicas_table);
 }
 
 static void undeployed(const json_t *o) { printf("deployment %s removed; its replicas are stopping\n", json_string_value(json_object_get(o, "name"))); }
@@ -297,11 +264,11 @@ static void undeployed(const json_t *o) { printf("deployment %s removed; its rep
 int sc_cmd_undeploy(int argc, char **argv) {
   cli_common c = {0};
   sc_flag flags[] = {CLI_COMMON_FLAGS(&c), {0}};
-  PARSE("undeploy", "suanchi undeploy NAME", 1, 1);
+  CLI_PARSE("undeploy", "suanchi undeploy NAME", 1, 1);
   if (strchr(args.pos[0], '/') || strchr(args.pos[0], '?')) return fprintf(stderr, "suanchi undeploy: bad name\n"), 2;
   char p[256];
   snprintf(p, sizeof p, "/api/v1/deployments/%s", args.pos[0]);
   json_t *r;
   int rc = cli_call("undeploy", &c, "DELETE", p, NULL, &r);
-  return rc ? rc : emit(&c, r, undeployed);
+  return rc ? rc : cli_emit(&c, r, undeployed);
 }

@@ -93,27 +93,8 @@ static void reply_fail(call *k, int rc, const char *code, const char *fmt, ...) 
 
 /* ---------- validation helpers ---------- */
 
-/* Names of regions, owners and nodes: 1-63 chars of [A-Za-z0-9._-], starting alphanumeric. */
-static bool valid_name(const char *s) {
-  size_t n = strlen(s);
-  if (n == 0 || n > NAME_RE_MAX) return false;
-  for (size_t i = 0; i < n; i++) {
-    char ch = s[i];
-    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              (i > 0 && (ch == '-' || ch == '_' || ch == '.'));
-    if (!ok) return false;
-  }
-  return true;
-}
-
 static int body_json(call *k, json_t **out, sc_err *e) {
-  char *buf = NULL;
-  size_t len = 0;
-  int rc = sc_http_body(k->req, k->c->opts.max_body, &buf, &len);
-  if (rc) return sc_err_set(e, rc, "body_too_large", "request body larger than %zu bytes", k->c->opts.max_body);
-  rc = sc_json_parse_object(buf, len, out, e);
-  free(buf);
-  return rc;
+  return sc_http_json_body(k->req, k->c->opts.max_body, out, e);
 }
 
 static const char *region_name(ctl *c, int64_t id, char *buf, size_t cap) {
@@ -166,7 +147,7 @@ static void regions_add(call *k) {
   sc_region r;
   memset(&r, 0, sizeof r);
   sc_strlcpy(r.name, sc_json_str(b, "name", ""), sizeof r.name);
-  if (!valid_name(r.name)) {
+  if (!sc_valid_name(r.name)) {
     rc = sc_err_set(&e, SC_EINVAL, "invalid_request",
                     "region name '%s' must be 1-63 letters, digits, '.', '-' or '_', starting with a letter or digit",
                     r.name);
@@ -224,7 +205,7 @@ static void owners_add(call *k) {
   sc_strlcpy(o.name, sc_json_str(b, "name", ""), sizeof o.name);
   sc_strlcpy(o.kind, sc_json_str(b, "kind", "self"), sizeof o.kind);
   o.share_bp = (int)sc_json_int(b, "share_bp", 0);
-  if (!valid_name(o.name)) {
+  if (!sc_valid_name(o.name)) {
     rc = sc_err_set(&e, SC_EINVAL, "invalid_request",
                     "owner name '%s' must be 1-63 letters, digits, '.', '-' or '_', starting with a letter or digit",
                     o.name);
@@ -510,7 +491,7 @@ static void agent_register(call *k) {
   ctl_device live[MAX_DEVICES];
   if ((rc = parse_devices(json_object_get(b, "devices"), devs, live, &n->st.ndevices, &e))) goto fail;
   sc_strlcpy(n->st.name, sc_json_str(b, "name", ""), sizeof n->st.name);
-  if (!valid_name(n->st.name)) {
+  if (!sc_valid_name(n->st.name)) {
     rc = sc_err_set(&e, SC_EINVAL, "invalid_request", "node name '%s' must be 1-63 letters, digits, '.', '-' or '_'",
                     n->st.name);
     goto fail;

@@ -440,24 +440,6 @@ static int64_t file_size(const char *path) {
   return stat(path, &st) == 0 ? (int64_t)st.st_size : -1;
 }
 
-/* Streams a file through SHA-256. */
-static int sha256_file(const char *path, char out[65]) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -errno;
-  crypto_hash_sha256_state st;
-  crypto_hash_sha256_init(&st);
-  unsigned char *buf = sc_xmalloc(1 << 20);
-  ssize_t r;
-  while ((r = read(fd, buf, 1 << 20)) > 0) crypto_hash_sha256_update(&st, buf, (unsigned long long)r);
-  free(buf);
-  close(fd);
-  if (r < 0) return -errno;
-  unsigned char h[32];
-  crypto_hash_sha256_final(&st, h);
-  for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", h[i]);
-  return 0;
-}
-
 static void blob_put(ctl *c, struct evhttp_request *req, const char *sha, int *status) {
   sc_err e;
   if (!valid_sha(sha)) {
@@ -528,18 +510,6 @@ static json_t *model_json(const sc_model_row *m) {
                    "created_at", (json_int_t)m->created_at);
 }
 
-static bool valid_name(const char *s) {
-  size_t n = strlen(s);
-  if (n == 0 || n > 63) return false;
-  for (size_t i = 0; i < n; i++) {
-    char ch = s[i];
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-          (i > 0 && (ch == '-' || ch == '_' || ch == '.'))))
-      return false;
-  }
-  return true;
-}
-
 static const char *const engine_templates[] = {"vllm", "sglang", "llama.cpp", "mindie", NULL};
 
 /* Reads the shape of a GGUF model the engine can run. */
@@ -581,7 +551,7 @@ static void models_add(ctl *c, struct evhttp_request *req, const json_t *b, int 
   memset(&m, 0, sizeof m);
   sc_strlcpy(m.name, sc_json_str(b, "name", ""), sizeof m.name);
   sc_strlcpy(m.kind, sc_json_str(b, "kind", ""), sizeof m.kind);
-  if (!valid_name(m.name)) {
+  if (!sc_valid_name(m.name)) {
     sc_err_set(&e, SC_EINVAL, "invalid_request", "model name '%s' must be 1-63 letters, digits, '.', '-' or '_'", m.name);
     return reply_e(req, status, SC_EINVAL, &e);
   }
@@ -623,7 +593,7 @@ static void models_add(ctl *c, struct evhttp_request *req, const json_t *b, int 
         return reply_e(req, status, SC_ESTATE, &e);
       }
       char got[65];
-      if (sha256_file(part, got) || strcmp(got, sha) != 0) {
+      if (sc_sha256_file(part, got, NULL) || strcmp(got, sha) != 0) {
         unlink(part); /* a corrupt upload is never used */
         sc_err_set(&e, SC_EINVAL, "hash_mismatch", "the uploaded file's sha256 is %s, not %s; upload discarded", got, sha);
         return reply_e(req, status, SC_EINVAL, &e);
@@ -693,7 +663,7 @@ static void deployments_add(ctl *c, struct evhttp_request *req, const json_t *b,
   sc_deployment_row d;
   memset(&d, 0, sizeof d);
   sc_strlcpy(d.name, sc_json_str(b, "name", ""), sizeof d.name);
-  if (!valid_name(d.name)) {
+  if (!sc_valid_name(d.name)) {
     sc_err_set(&e, SC_EINVAL, "invalid_request", "deployment name '%s' must be 1-63 letters, digits, '.', '-' or '_'", d.name);
     return reply_e(req, status, SC_EINVAL, &e);
   }
@@ -783,15 +753,6 @@ static void replicas_list(ctl *c, struct evhttp_request *req, int *status) {
   reply(req, status, 200, a);
 }
 
-static int body(ctl *c, struct evhttp_request *req, json_t **out, sc_err *e) {
-  char *buf = NULL;
-  size_t len = 0;
-  int rc = sc_http_body(req, c->opts.max_body, &buf, &len);
-  if (rc) return sc_err_set(e, rc, "body_too_large", "request body larger than %zu bytes", c->opts.max_body);
-  rc = sc_json_parse_object(buf, len, out, e);
-  free(buf);
-  return rc;
-}
 
 bool ctl_serving_api(ctl *c, struct evhttp_request *req, enum evhttp_cmd_type m, char **seg, int nseg, int *status) {
   const char *s0 = seg[0];
@@ -805,7 +766,7 @@ bool ctl_serving_api(ctl *c, struct evhttp_request *req, enum evhttp_cmd_type m,
   }
   bool is_models = strcmp(s0, "models") == 0, is_deps = strcmp(s0, "deployments") == 0;
   if ((is_models || is_deps) && nseg == 1 && m == EVHTTP_REQ_POST) {
-    int rc = body(c, req, &b, &e);
+    int rc = sc_http_json_body(req, c->opts.max_body, &b, &e);
     if (rc) reply_e(req, status, rc, &e);
     else if (is_models) models_add(c, req, b, status);
     else deployments_add(c, req, b, status);

@@ -20,25 +20,8 @@
 #define MOD "gateway"
 #define EP_SETTING "gateway.endpoints"
 
-static bool valid_name(const char *s) {
-  size_t n = strlen(s);
-  if (n == 0 || n > 63) return false;
-  for (size_t i = 0; i < n; i++) {
-    char ch = s[i];
-    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              (i > 0 && (ch == '-' || ch == '_' || ch == '.'));
-    if (!ok) return false;
-  }
-  return true;
-}
-
 static int body_json(sc_gateway *g, struct evhttp_request *req, const sc_json_field *f, json_t **out, sc_err *e) {
-  char *buf = NULL;
-  size_t len = 0;
-  if (sc_http_body(req, g->opts.max_body, &buf, &len))
-    return sc_err_set(e, SC_ETOOBIG, "body_too_large", "request body larger than %zu bytes", g->opts.max_body);
-  int rc = sc_json_parse_object(buf, len, out, e);
-  free(buf);
+  int rc = sc_http_json_body(req, g->opts.max_body, out, e);
   if (!rc && (rc = sc_json_check(*out, f, NULL, e))) {
     json_decref(*out);
     *out = NULL;
@@ -86,7 +69,7 @@ static void tenants_add(sc_gateway *g, struct evhttp_request *req) {
   memset(&t, 0, sizeof t);
   sc_strlcpy(t.name, sc_json_str(b, "name", ""), sizeof t.name);
   sc_strlcpy(t.home_region, sc_json_str(b, "home_region", ""), sizeof t.home_region);
-  if (!valid_name(t.name)) {
+  if (!sc_valid_name(t.name)) {
     rc = sc_err_set(&e, SC_EINVAL, "invalid_request",
                     "tenant name '%s' must be 1-63 letters, digits, '.', '-' or '_', starting with a letter or digit", t.name);
     goto fail;
@@ -256,11 +239,11 @@ static int endpoint_from_json(sc_gateway *g, json_t *o, gw_endpoint *ep, sc_err 
   sc_strlcpy(ep->region, sc_json_str(o, "region", ""), sizeof ep->region);
   sc_strlcpy(ep->chip, sc_json_str(o, "chip", ""), sizeof ep->chip);
   sc_strlcpy(ep->upstream_model, sc_json_str(o, "upstream_model", ""), sizeof ep->upstream_model);
-  if (!valid_name(ep->name) || strlen(ep->name) > 36)
+  if (!sc_valid_name(ep->name) || strlen(ep->name) > 36)
     return sc_err_set(e, SC_EINVAL, "invalid_request",
                       "endpoint name '%s' must be 1-36 letters, digits, '.', '-' or '_', starting with a letter or digit",
                       ep->name);
-  if (!valid_name(ep->model))
+  if (!sc_valid_name(ep->model))
     return sc_err_set(e, SC_EINVAL, "invalid_request",
                       "model name '%s' must be 1-63 letters, digits, '.', '-' or '_', starting with a letter or digit",
                       ep->model);

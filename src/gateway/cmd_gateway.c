@@ -13,19 +13,6 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 
-#define PARSE(prog, usage, minpos, maxpos)                                                        \
-  sc_args args;                                                                                   \
-  bool done;                                                                                      \
-  int prc = cli_parse(prog, usage, flags, argc, argv, &args, minpos, maxpos, &done);              \
-  if (prc || done) return prc
-
-static int emit(const cli_common *c, json_t *r, void (*table)(const json_t *)) {
-  if (c->json) cli_print_json(r);
-  else table(r);
-  json_decref(r);
-  return 0;
-}
-
 static const char *str(const json_t *o, const char *k) {
   const char *s = json_string_value(json_object_get(o, k));
   return s && s[0] ? s : "-";
@@ -62,7 +49,7 @@ int sc_cmd_tenant(int argc, char **argv) {
   sc_flag flags[] = {CLI_COMMON_FLAGS(&c),
                      {.name = "region", .type = SC_FLAG_STR, .out = &region, .help = "home region: requests prefer replicas there"},
                      {0}};
-  PARSE("tenant", "suanchi tenant add NAME [--region R]", 2, 2);
+  CLI_PARSE("tenant", "suanchi tenant add NAME [--region R]", 2, 2);
   if (strcmp(args.pos[0], "add") != 0) {
     fprintf(stderr, "suanchi tenant: unknown verb '%s' (expected: add)\n", args.pos[0]);
     return 2;
@@ -72,16 +59,16 @@ int sc_cmd_tenant(int argc, char **argv) {
   json_t *r;
   int rc = cli_call("tenant", &c, "POST", "/api/v1/tenants", body, &r);
   json_decref(body);
-  return rc ? rc : emit(&c, r, tenant_added);
+  return rc ? rc : cli_emit(&c, r, tenant_added);
 }
 
 int sc_cmd_tenants(int argc, char **argv) {
   cli_common c = {0};
   sc_flag flags[] = {CLI_COMMON_FLAGS(&c), {0}};
-  PARSE("tenants", "suanchi tenants [--json]", 0, 0);
+  CLI_PARSE("tenants", "suanchi tenants [--json]", 0, 0);
   json_t *r;
   int rc = cli_call("tenants", &c, "GET", "/api/v1/tenants", NULL, &r);
-  return rc ? rc : emit(&c, r, tenants_table);
+  return rc ? rc : cli_emit(&c, r, tenants_table);
 }
 
 /* ---------- keys ---------- */
@@ -125,7 +112,7 @@ int sc_cmd_key(int argc, char **argv) {
                      {.name = "region", .type = SC_FLAG_STR, .out = &region, .help = "home region (default: the tenant's)"},
                      {0}};
   const char *usage = "suanchi key create --tenant T [--rpm N] [--tpm N] [--region R] | key revoke ID";
-  PARSE("key", usage, 1, 2);
+  CLI_PARSE("key", usage, 1, 2);
   const char *verb = args.pos[0];
   json_t *r;
   int rc;
@@ -138,13 +125,13 @@ int sc_cmd_key(int argc, char **argv) {
     if (region) json_object_set_new(body, "region", json_string(region));
     rc = cli_call("key create", &c, "POST", "/api/v1/keys", body, &r);
     json_decref(body);
-    return rc ? rc : emit(&c, r, key_created);
+    return rc ? rc : cli_emit(&c, r, key_created);
   }
   if (strcmp(verb, "revoke") == 0 && args.npos == 2) {
     char path[256];
     snprintf(path, sizeof path, "/api/v1/keys/%s", args.pos[1]);
     rc = cli_call("key revoke", &c, "DELETE", path, NULL, &r);
-    return rc ? rc : emit(&c, r, key_revoked);
+    return rc ? rc : cli_emit(&c, r, key_revoked);
   }
   fprintf(stderr, "suanchi key: bad verb or arguments\nusage: %s\n", usage);
   return 2;
@@ -156,7 +143,7 @@ int sc_cmd_keys(int argc, char **argv) {
   sc_flag flags[] = {CLI_COMMON_FLAGS(&c),
                      {.name = "tenant", .type = SC_FLAG_STR, .out = &tenant, .help = "only this tenant's keys"},
                      {0}};
-  PARSE("keys", "suanchi keys [--tenant T] [--json]", 0, 0);
+  CLI_PARSE("keys", "suanchi keys [--tenant T] [--json]", 0, 0);
   char path[256] = "/api/v1/keys";
   if (tenant) {
     char *q = evhttp_encode_uri(tenant);
@@ -165,7 +152,7 @@ int sc_cmd_keys(int argc, char **argv) {
   }
   json_t *r;
   int rc = cli_call("keys", &c, "GET", path, NULL, &r);
-  return rc ? rc : emit(&c, r, keys_table);
+  return rc ? rc : cli_emit(&c, r, keys_table);
 }
 
 /* ---------- usage ---------- */
@@ -212,7 +199,7 @@ int sc_cmd_usage(int argc, char **argv) {
                       .help = "from this UTC date (2026-11-01) or this long ago (24h, 7d)"},
                      {.name = "until", .type = SC_FLAG_STR, .out = &until, .help = "before this UTC date or this long ago"},
                      {0}};
-  PARSE("usage", "suanchi usage [--tenant T] [--by model|day|region|chip|owner] [--since WHEN] [--until WHEN] [--json]",
+  CLI_PARSE("usage", "suanchi usage [--tenant T] [--by model|day|region|chip|owner] [--since WHEN] [--until WHEN] [--json]",
         0, 0);
   int64_t since_ms = 0, until_ms = 0;
   if ((since && (since_ms = parse_when(since)) < 0) || (until && (until_ms = parse_when(until)) < 0)) {
@@ -238,7 +225,7 @@ int sc_cmd_usage(int argc, char **argv) {
   if (until) snprintf(path + n, sizeof path - (size_t)n, "&until=%lld", (long long)until_ms);
   json_t *r;
   int rc = cli_call("usage", &c, "GET", path, NULL, &r);
-  return rc ? rc : emit(&c, r, usage_table);
+  return rc ? rc : cli_emit(&c, r, usage_table);
 }
 
 /* ---------- external endpoints ---------- */
@@ -273,7 +260,7 @@ int sc_cmd_endpoint(int argc, char **argv) {
                      {0}};
   const char *usage = "suanchi endpoint add NAME --model M --url URL [--region R] [--chip C] [--upstream-model U] | "
                       "endpoint remove NAME";
-  PARSE("endpoint", usage, 2, 2);
+  CLI_PARSE("endpoint", usage, 2, 2);
   json_t *r;
   int rc;
   if (strcmp(args.pos[0], "add") == 0) {
@@ -285,13 +272,13 @@ int sc_cmd_endpoint(int argc, char **argv) {
                              region ? region : "", "chip", chip ? chip : "", "upstream_model", upstream ? upstream : "");
     rc = cli_call("endpoint add", &c, "PUT", "/api/v1/endpoints", body, &r);
     json_decref(body);
-    return rc ? rc : emit(&c, r, endpoint_done);
+    return rc ? rc : cli_emit(&c, r, endpoint_done);
   }
   if (strcmp(args.pos[0], "remove") == 0) {
     char path[256];
     snprintf(path, sizeof path, "/api/v1/endpoints/%s", args.pos[1]);
     rc = cli_call("endpoint remove", &c, "DELETE", path, NULL, &r);
-    return rc ? rc : emit(&c, r, endpoint_removed);
+    return rc ? rc : cli_emit(&c, r, endpoint_removed);
   }
   fprintf(stderr, "suanchi endpoint: unknown verb '%s'\nusage: %s\n", args.pos[0], usage);
   return 2;
@@ -300,8 +287,8 @@ int sc_cmd_endpoint(int argc, char **argv) {
 int sc_cmd_endpoints(int argc, char **argv) {
   cli_common c = {0};
   sc_flag flags[] = {CLI_COMMON_FLAGS(&c), {0}};
-  PARSE("endpoints", "suanchi endpoints [--json]", 0, 0);
+  CLI_PARSE("endpoints", "suanchi endpoints [--json]", 0, 0);
   json_t *r;
   int rc = cli_call("endpoints", &c, "GET", "/api/v1/endpoints", NULL, &r);
-  return rc ? rc : emit(&c, r, endpoints_table);
+  return rc ? rc : cli_emit(&c, r, endpoints_table);
 }

@@ -1,5 +1,6 @@
 /* http.c — see http.h. */
 #include "net/http.h"
+#include "base/json.h"
 #include "base/util.h"
 
 #include <event2/buffer.h>
@@ -20,6 +21,16 @@ int sc_http_body(struct evhttp_request *req, size_t cap, char **out, size_t *len
   *out = buf;
   if (len) *len = n;
   return 0;
+}
+
+int sc_http_json_body(struct evhttp_request *req, size_t cap, json_t **out, sc_err *e) {
+  char *buf = NULL;
+  size_t len = 0;
+  if (sc_http_body(req, cap, &buf, &len))
+    return sc_err_set(e, SC_ETOOBIG, "body_too_large", "request body larger than %zu bytes", cap);
+  int rc = sc_json_parse_object(buf, len, out, e);
+  free(buf);
+  return rc;
 }
 
 void sc_http_reply_json(struct evhttp_request *req, int status, json_t *obj) {

@@ -20,6 +20,10 @@
  * Returns 0 or SC_ETOOBIG. */
 int sc_http_body(struct evhttp_request *req, size_t cap, char **out, size_t *len);
 
+/* Reads the body (at most cap bytes) and parses it as a JSON object (caller decrefs *out).
+ * Errors: SC_ETOOBIG (code body_too_large) or SC_EINVAL (invalid_json), with e set. */
+int sc_http_json_body(struct evhttp_request *req, size_t cap, json_t **out, sc_err *e);
+
 /* Sends obj (reference stolen) as application/json with the given status. */
 void sc_http_reply_json(struct evhttp_request *req, int status, json_t *obj);
 
