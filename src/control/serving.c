@@ -278,6 +278,14 @@ void ctl_serving_reconcile(ctl *c) {
       set_state(c, r, "stopping", "deployment removed");
     }
   }
+  /* is there anything to place or scale down? (building the fleet costs O(nodes)) */
+  bool work = false;
+  for (int di = 0; di < c->sv.ndeps && !work; di++) {
+    int nlive = 0;
+    for (int i = 0; i < c->sv.nreps; i++) nlive += c->sv.reps[i].deployment_id == c->sv.deps[di].id && live(&c->sv.reps[i]);
+    work = nlive != c->sv.deps[di].replicas;
+  }
+  if (!work) return;
   sc_fleet *f = NULL;
   sc_err e;
   if (ctl_fleet_build(c, SC_POLICY_SUANCHI, &f, &e)) {
