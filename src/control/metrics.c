@@ -104,6 +104,7 @@ void ctl_metrics_reply(ctl *c, struct evhttp_request *req) {
   hist_out(b, "suanchi_api_request_duration_seconds", "Time to handle an /api/v1 request (all routes).", c->m.hist,
            c->m.hist_sum);
   hist_out(b, "suanchi_heartbeat_duration_seconds", "Time to handle one heartbeat.", c->m.hb_hist, c->m.hb_hist_sum);
+  if (c->gw) sc_gateway_metrics(c->gw, b);
   evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain; version=0.0.4");
   evhttp_send_reply(req, 200, "OK", b);
   evbuffer_free(b);

@@ -1008,3 +1008,26 @@ void sc_gateway_destroy(sc_gateway *g) {
   free(g->reps);
   free(g);
 }
+
+void sc_gateway_metrics(const sc_gateway *g, struct evbuffer *b) {
+  int inflight = 0;
+  for (const gw_call *c = g->calls; c; c = c->next) inflight++;
+  evbuffer_add_printf(b,
+                      "# HELP suanchi_gateway_requests_total Requests to /v1.\n# TYPE suanchi_gateway_requests_total counter\n"
+                      "suanchi_gateway_requests_total %lld\n"
+                      "# HELP suanchi_gateway_errors_total Requests answered with an error or a failed stream.\n"
+                      "# TYPE suanchi_gateway_errors_total counter\nsuanchi_gateway_errors_total %lld\n"
+                      "# HELP suanchi_gateway_inflight Requests being proxied now.\n# TYPE suanchi_gateway_inflight gauge\n"
+                      "suanchi_gateway_inflight %d\n"
+                      "# HELP suanchi_gateway_replica_ready Replicas in the routing table (1 = gets traffic).\n"
+                      "# TYPE suanchi_gateway_replica_ready gauge\n",
+                      (long long)g->requests_total, (long long)g->errors_total, inflight);
+  for (int i = 0; i < g->nreps; i++)
+    evbuffer_add_printf(b, "suanchi_gateway_replica_ready{replica=\"%s\",model=\"%s\",region=\"%s\"} %d\n",
+                        g->reps[i].r.id, g->reps[i].r.model, g->reps[i].r.region, g->reps[i].r.ready ? 1 : 0);
+  evbuffer_add_printf(b, "# HELP suanchi_gateway_replica_outstanding_tokens Estimated tokens in flight per replica.\n"
+                         "# TYPE suanchi_gateway_replica_outstanding_tokens gauge\n");
+  for (int i = 0; i < g->nreps; i++)
+    evbuffer_add_printf(b, "suanchi_gateway_replica_outstanding_tokens{replica=\"%s\",model=\"%s\"} %lld\n",
+                        g->reps[i].r.id, g->reps[i].r.model, (long long)g->reps[i].outstanding);
+}

@@ -55,4 +55,9 @@ void sc_gateway_handle(sc_gateway *g, struct evhttp_request *req);
  * /api/v1 (seg[0] is "tenants", "keys" or "usage"). The caller has authenticated the admin. */
 void sc_gateway_admin(sc_gateway *g, struct evhttp_request *req, enum evhttp_cmd_type method, char **seg, int nseg);
 
+/* Appends the gateway's Prometheus metrics (requests, errors, in flight, per-replica readiness,
+ * in-flight requests and outstanding tokens) to out. */
+struct evbuffer;
+void sc_gateway_metrics(const sc_gateway *g, struct evbuffer *out);
+
 #endif

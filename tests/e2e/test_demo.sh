@@ -29,6 +29,9 @@ if grep -q 'NODE_PATH=' "$T/demo.out"; then
 else
   echo "note: npm unavailable, the demo printed no openai example"
 fi
+M=$(curl -s "$SUANCHI_SERVER/metrics")
+check "gateway requests counted in /metrics" bash -c "echo '$M' | grep -Eq '^suanchi_gateway_requests_total [1-9]'"
+contains "replica readiness in /metrics" "$M" 'suanchi_gateway_replica_ready{replica="'
 check "usage metered" bash -c "'$S' usage --json | jq -e 'length > 0' >/dev/null"
 kill -INT "$DEMO"
 wait "$DEMO"
