@@ -943,7 +943,7 @@ void sc_gateway_handle(sc_gateway *g, struct evhttp_request *req) {
   snprintf(c->reqid, sizeof c->reqid, "req-%s%08x", g->rid_prefix, (unsigned)++g->rid_counter);
   evhttp_add_header(evhttp_request_get_output_headers(req), "X-Request-Id", c->reqid);
   c->cevcon = evhttp_request_get_connection(req);
-  nodelay(c->cevcon); /* small answers and SSE events: no Nagle delay */
+  /* client sockets inherit TCP_NODELAY from the listener (set by the control plane) */
   if (c->cevcon) evhttp_connection_set_closecb(c->cevcon, on_client_close, c);
   (void)ready;
   dispatch(c);
