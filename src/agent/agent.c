@@ -227,6 +227,32 @@ static int heartbeat(const sc_agent_opts *o, sc_client *cl, vnode *v, stats *st,
   return SC_EUNAVAIL;
 }
 
+/* Sends v's heartbeat and schedules the next one: after the interval (never bursting to catch up
+ * after a stall), or with backoff while the server is away; logs the outage and the recovery once.
+ * Returns false when the agent must stop (the node's credential was revoked). */
+static bool beat(worker *w, sc_client *cl, vnode *v, int64_t interval) {
+  sc_err e;
+  int rc = heartbeat(w->o, cl, v, w->st, &e);
+  if (rc == SC_EAUTH) {
+    w->rc = rc;
+    w->err = e;
+    atomic_store(&g_stop, 1);
+    return false;
+  }
+  if (rc) {
+    if (!v->away) sc_warn(MOD, "node %s: heartbeat failed: %s; retrying with backoff", v->name, e.msg);
+    v->away = true;
+    v->next_ms = sc_mono_ms() + backoff_ms(v->failures++, interval);
+    return true;
+  }
+  if (v->away) sc_info(MOD, "node %s: server reachable again after %d failed heartbeats", v->name, v->failures);
+  v->away = false;
+  v->failures = 0;
+  v->next_ms += interval;
+  if (v->next_ms < sc_mono_ms()) v->next_ms = sc_mono_ms() + interval;
+  return true;
+}
+
 /* One real node: heartbeats plus the engines it runs. Wakes every 500 ms to supervise the engines
  * and heartbeats early when one changed state, so the gateway learns about it quickly. */
 static void single_node_loop(worker *w) {
@@ -238,26 +264,7 @@ static void single_node_loop(worker *w) {
     int64_t now = sc_mono_ms();
     bool changed = v->reps && sc_replicas_tick(v->reps, sc_wall_ms());
     if (changed && !v->away) v->next_ms = now;
-    if (now >= v->next_ms) {
-      sc_err e;
-      int rc = heartbeat(o, cl, v, w->st, &e);
-      if (rc == SC_EAUTH) {
-        w->rc = rc;
-        w->err = e;
-        atomic_store(&g_stop, 1);
-        break;
-      }
-      if (rc) {
-        if (!v->away) sc_warn(MOD, "node %s: heartbeat failed: %s; retrying with backoff", v->name, e.msg);
-        v->away = true;
-        v->next_ms = sc_mono_ms() + backoff_ms(v->failures++, interval);
-      } else {
-        if (v->away) sc_info(MOD, "node %s: server reachable again after %d failed heartbeats", v->name, v->failures);
-        v->away = false;
-        v->failures = 0;
-        v->next_ms = sc_mono_ms() + interval;
-      }
-    }
+    if (now >= v->next_ms && !beat(w, cl, v, interval)) break;
     int64_t until = sc_mono_ms() + 500;
     sleep_until(until < v->next_ms ? until : v->next_ms);
   }
@@ -281,25 +288,7 @@ static void *worker_main(void *arg) {
     if (!v) break;
     sleep_until(v->next_ms);
     if (atomic_load(&g_stop)) break;
-    sc_err e;
-    int rc = heartbeat(o, cl, v, w->st, &e);
-    if (rc == SC_EAUTH) {
-      w->rc = rc;
-      w->err = e;
-      atomic_store(&g_stop, 1);
-      break;
-    }
-    if (rc) {
-      if (!v->away) sc_warn(MOD, "node %s: heartbeat failed: %s; retrying with backoff", v->name, e.msg);
-      v->away = true;
-      v->next_ms = sc_mono_ms() + backoff_ms(v->failures++, interval);
-    } else {
-      if (v->away) sc_info(MOD, "node %s: server reachable again after %d failed heartbeats", v->name, v->failures);
-      v->away = false;
-      v->failures = 0;
-      v->next_ms += interval;
-      if (v->next_ms < sc_mono_ms()) v->next_ms = sc_mono_ms() + interval; /* fell behind: do not burst */
-    }
+    if (!beat(w, cl, v, interval)) break;
   }
   sc_client_destroy(cl);
   return NULL;
