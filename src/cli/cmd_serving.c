@@ -35,6 +35,7 @@ static int upload(const cli_common *c, const char *path, const char *sha, int64_
   if (fd < 0) return fprintf(stderr, "suanchi model add: %s: %s\n", path, strerror(errno)), 1;
   char *buf = sc_xmalloc(CHUNK);
   int rc = 0;
+  bool tty = !c->json && isatty(2); /* progress only for people watching */
   while (off < size) {
     ssize_t n = pread(fd, buf, CHUNK, off);
     if (n <= 0) {
@@ -62,9 +63,9 @@ static int upload(const cli_common *c, const char *path, const char *sha, int64_
       break;
     }
     off += n;
-    if (!c->json) fprintf(stderr, "\ruploaded %lld / %lld MiB", (long long)(off >> 20), (long long)(size >> 20));
+    if (tty) fprintf(stderr, "\ruploaded %lld / %lld MiB", (long long)(off >> 20), (long long)(size >> 20));
   }
-  if (!c->json) fprintf(stderr, "\n");
+  if (tty) fprintf(stderr, "\n");
   free(buf);
   close(fd);
   return rc;

@@ -201,46 +201,49 @@ static int place_replica(ctl *c, sc_fleet *f, const sc_deployment_row *d, sc_rep
   int rc = SC_EUNAVAIL;
   *never = false;
   why[0] = 0;
-  /* regions: tried in the order given (strict each); none = anywhere */
+  /* Regions are tried in the order given (strict each; none = anywhere). Replicas of one deployment
+   * are spread over nodes when possible: a first pass over the regions with the scheduler's spreading
+   * rule; only if spreading was an obstacle, a second pass without it (a soft constraint). */
   char regions[256];
   sc_strlcpy(regions, d->regions, sizeof regions);
-  char *save = NULL, *reg = strtok_r(regions, "|", &save);
-  bool all_never = true;
-  /* Replicas of one deployment are spread over nodes when possible: first with the scheduler's
-   * spreading rule, then, if that is the only obstacle, without it (a soft constraint). */
-  int pass = 0;
-  do {
-    sc_sched_req q = {.chips = d->chips[0] ? d->chips : NULL, .region = reg, .region_strict = reg != NULL,
-                      .allow_pool = d->pool_ok, .deployment = pass ? NULL : d->name, .explain = false};
-    if (d->slice_compute_milli > 0 || d->slice_mem_mib > 0) {
-      q.gpus = 1;
-      q.gpu_milli = d->slice_compute_milli > 0 ? d->slice_compute_milli : 1000;
-      q.gpu_mem_mib = d->slice_mem_mib;
-      rc = sc_fleet_place(f, &q, &rng, sc_wall_ms(), &res, &e);
-    } else {
-      sc_llm_model lm;
-      model_plan(m, &lm);
-      sc_llm_slo slo = {.ttft_ms = d->slo_ttft_ms, .tpot_ms = d->slo_tpot_ms};
-      sc_llm_plan plan;
-      rc = sc_fleet_place_llm(f, sc_chips_global(), &lm, &slo, NULL, &q, &rng, sc_wall_ms(), &res, &plan, &e);
+  const char *regv[32];
+  int nreg = 0;
+  char *save = NULL;
+  for (char *r = strtok_r(regions, "|", &save); r && nreg < 32; r = strtok_r(NULL, "|", &save)) regv[nreg++] = r;
+  if (nreg == 0) regv[nreg++] = NULL;
+  bool all_never = true, spread_blocked = false;
+  for (int pass = 0; pass < 2 && rc; pass++) {
+    if (pass == 1 && !spread_blocked) break;
+    for (int ri = 0; ri < nreg && rc; ri++) {
+      const char *reg = regv[ri];
+      sc_sched_req q = {.chips = d->chips[0] ? d->chips : NULL, .region = reg, .region_strict = reg != NULL,
+                        .allow_pool = d->pool_ok, .deployment = pass ? NULL : d->name, .explain = false};
+      if (d->slice_compute_milli > 0 || d->slice_mem_mib > 0) {
+        q.gpus = 1;
+        q.gpu_milli = d->slice_compute_milli > 0 ? d->slice_compute_milli : 1000;
+        q.gpu_mem_mib = d->slice_mem_mib;
+        rc = sc_fleet_place(f, &q, &rng, sc_wall_ms(), &res, &e);
+      } else {
+        sc_llm_model lm;
+        model_plan(m, &lm);
+        sc_llm_slo slo = {.ttft_ms = d->slo_ttft_ms, .tpot_ms = d->slo_tpot_ms};
+        sc_llm_plan plan;
+        rc = sc_fleet_place_llm(f, sc_chips_global(), &lm, &slo, NULL, &q, &rng, sc_wall_ms(), &res, &plan, &e);
+      }
+      if (rc == SC_EINVAL) {
+        snprintf(why, whycap, "%s", e.msg);
+        *never = true;
+        return rc;
+      }
+      if (rc == 0) break;
+      if (!res.never) all_never = false;
+      if (strstr(res.why, "already hosts a replica")) spread_blocked = true;
+      if (pass == 0) {
+        size_t used = strlen(why);
+        snprintf(why + used, whycap - used, "%s%s%s%s", used ? "; " : "", reg ? reg : "", reg ? ": " : "", res.why);
+      }
     }
-    if (rc == SC_EINVAL) {
-      snprintf(why, whycap, "%s", e.msg);
-      *never = true;
-      return rc;
-    }
-    if (rc == 0) break;
-    if (!res.never) all_never = false;
-    if (!pass) {
-      size_t used = strlen(why);
-      snprintf(why + used, whycap - used, "%s%s%s%s", used ? "; " : "", reg ? reg : "", reg ? ": " : "", res.why);
-    }
-    if (!pass && strstr(res.why, "already hosts a replica")) {
-      pass = 1; /* retry this region without spreading */
-      continue;
-    }
-    pass = 0;
-  } while (pass || (reg = strtok_r(NULL, "|", &save)));
+  }
   if (rc) {
     *never = all_never;
     return rc;

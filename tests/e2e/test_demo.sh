@@ -16,6 +16,9 @@ eq "six regions" "$("$S" regions --json | jq length)" "6"
 eq "pool owner's nodes" "$("$S" nodes --owner qingyang-compute --json | jq length)" "2"
 for d in chat llama-8b qwen-14b; do contains "deployment $d" "$("$S" deployments)" "$d"; done
 check "replicas ready" wait_for 30 bash -c "[ \"\$('$S' replicas --json | jq '[.[] | select(.state==\"ready\")] | length')\" -ge 5 ]"
+# llama-8b asks for 3 replicas in hainan (2 nodes), then dallas: spread over 3 nodes, the third in dallas
+check "llama-8b spread over three nodes" wait_for 20 bash -c "[ \"\$('$S' replicas --json | jq '[.[] | select(.deployment==\"llama-8b\") | .node] | unique | length')\" = 3 ]"
+eq "llama-8b regions in order of preference" "$("$S" replicas --json | jq -c '[.[] | select(.deployment=="llama-8b") | .region] | sort')" '["dallas","hainan","hainan"]'
 # run the printed curl exactly as printed
 CURL=$(awk '/^    curl -s .*\/v1\/chat\/completions/ {sub(/\\$/, ""); printf "%s ", $0; getline; print; exit}' "$T/demo.out")
 contains "curl printed" "$CURL" "Authorization: Bearer sck"
