@@ -136,34 +136,21 @@ static void copy_field(char *dst, size_t n, const unsigned char *src, size_t src
   dst[len] = 0;
 }
 
-#define SYM(field, name)                                                                                        \
-  do {                                                                                                          \
-    *(void **)(&st->field) = dlsym(st->lib, name);                                                             \
-    if (!st->field) {                                                                                           \
-      missing = name;                                                                                           \
-      goto out;                                                                                                 \
-    }                                                                                                           \
-  } while (0)
-
 int sc__dcmi_open(sc_devset *s, sc_err *e) {
   (void)e;
-  const char *path = sc__devices_libpath("SUANCHI_DCMI_LIB", "libdcmi.so");
+  const char *path = NULL;
   const char *missing = NULL;
   dcmi_state *st = sc_xcalloc(1, sizeof *st);
   pthread_mutex_lock(&dcmi_lock);
-  st->lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (!st->lib) {
-    const char *why = dlerror();
-    sc__devset_note(s, "dcmi: not present (%s)", why ? why : path);
-    goto out;
-  }
-  SYM(init, "dcmi_init");
+  st->lib = sc__devices_dlopen(s, "dcmi", "SUANCHI_DCMI_LIB", "libdcmi.so", &path);
+  if (!st->lib) goto out;
+  SC__DEV_SYM(init, "dcmi_init");
   *(void **)(&st->card_list) = dlsym(st->lib, "dcmi_get_card_num_list");
-  if (!st->card_list) SYM(card_list, "dcmi_get_card_list");
-  SYM(dev_num, "dcmi_get_device_num_in_card");
-  SYM(chip_info, "dcmi_get_device_chip_info");
-  SYM(util, "dcmi_get_device_utilization_rate");
-  SYM(health, "dcmi_get_device_health");
+  if (!st->card_list) SC__DEV_SYM(card_list, "dcmi_get_card_list");
+  SC__DEV_SYM(dev_num, "dcmi_get_device_num_in_card");
+  SC__DEV_SYM(chip_info, "dcmi_get_device_chip_info");
+  SC__DEV_SYM(util, "dcmi_get_device_utilization_rate");
+  SC__DEV_SYM(health, "dcmi_get_device_health");
   *(void **)(&st->dev_type) = dlsym(st->lib, "dcmi_get_device_type");
   *(void **)(&st->hbm) = dlsym(st->lib, "dcmi_get_device_hbm_info");
   *(void **)(&st->mem) = dlsym(st->lib, "dcmi_get_device_memory_info_v3");

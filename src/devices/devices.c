@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -166,9 +167,15 @@ void sc__devset_note(sc_devset *s, const char *fmt, ...) {
   s->notes[s->nnotes++] = sc_xstrdup(buf);
 }
 
-const char *sc__devices_libpath(const char *env, const char *def) {
+void *sc__devices_dlopen(sc_devset *s, const char *driver, const char *env, const char *def, const char **path) {
   const char *v = getenv(env);
-  return v && *v ? v : def;
+  *path = v && *v ? v : def;
+  void *lib = dlopen(*path, RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    const char *why = dlerror();
+    sc__devset_note(s, "%s: not present (%s)", driver, why ? why : *path);
+  }
+  return lib;
 }
 
 uint64_t sc__mix64(uint64_t x) {

@@ -78,35 +78,22 @@ static void efml_close(void *state) {
 
 static const sc_devops efml_ops = {"efml", efml_refresh, efml_close, NULL};
 
-#define SYM(field, name)                                                                                        \
-  do {                                                                                                          \
-    *(void **)(&st->field) = dlsym(st->lib, name);                                                             \
-    if (!st->field) {                                                                                           \
-      missing = name;                                                                                           \
-      goto out;                                                                                                 \
-    }                                                                                                           \
-  } while (0)
-
 int sc__efml_open(sc_devset *s, sc_err *e) {
   (void)e;
-  const char *path = sc__devices_libpath("SUANCHI_EFML_LIB", "libefml.so");
+  const char *path = NULL;
   const char *missing = NULL;
   bool inited = false;
   efml_state *st = sc_xcalloc(1, sizeof *st);
   pthread_mutex_lock(&efml_lock);
-  st->lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (!st->lib) {
-    const char *why = dlerror();
-    sc__devset_note(s, "efml: not present (%s)", why ? why : path);
-    goto out;
-  }
-  SYM(init, "EfmlInit");
-  SYM(shutdown, "EfmlShutdown");
-  SYM(count, "EfmlGetDevCount");
-  SYM(name, "EfmlGetDevName");
-  SYM(uuid, "EfmlGetDevUuid");
-  SYM(mem, "EfmlGetDevMem");
-  SYM(usage, "EfmlGetDevDtuUsage");
+  st->lib = sc__devices_dlopen(s, "efml", "SUANCHI_EFML_LIB", "libefml.so", &path);
+  if (!st->lib) goto out;
+  SC__DEV_SYM(init, "EfmlInit");
+  SC__DEV_SYM(shutdown, "EfmlShutdown");
+  SC__DEV_SYM(count, "EfmlGetDevCount");
+  SC__DEV_SYM(name, "EfmlGetDevName");
+  SC__DEV_SYM(uuid, "EfmlGetDevUuid");
+  SC__DEV_SYM(mem, "EfmlGetDevMem");
+  SC__DEV_SYM(usage, "EfmlGetDevDtuUsage");
   *(void **)(&st->healthy) = dlsym(st->lib, "EfmlGetDevIsHealth");
   int rc = st->init(false);
   if (rc != EFML_SUCCESS) {

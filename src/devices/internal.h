@@ -49,8 +49,20 @@ void sc__devset_note(sc_devset *s, const char *fmt, ...) __attribute__((format(p
 
 /* Fills vendor/chip of d from its raw name: catalogue key if mapped, else the raw name. */
 void sc__devices_set_chip(sc_device *d, const char *vendor, const char *raw_name);
-/* The library path for a driver: getenv(env) when set and non-empty, else def. */
-const char *sc__devices_libpath(const char *env, const char *def);
+/* Opens a vendor library: getenv(env) when set and non-empty, else def (the chosen path goes to
+ * *path). On failure adds the note "DRIVER: not present (why)" and returns NULL. */
+void *sc__devices_dlopen(sc_devset *s, const char *driver, const char *env, const char *def, const char **path);
+
+/* Resolves st->field from st->lib; on a missing symbol sets `missing` and jumps to `out` (both
+ * provided by the driver's open function). */
+#define SC__DEV_SYM(field, name)                                                                 \
+  do {                                                                                           \
+    *(void **)(&st->field) = dlsym(st->lib, name);                                              \
+    if (!st->field) {                                                                            \
+      missing = name;                                                                            \
+      goto out;                                                                                  \
+    }                                                                                            \
+  } while (0)
 
 /* 64-bit mixer (splitmix64 finaliser) used for simulated values and fallback uuids. */
 uint64_t sc__mix64(uint64_t x);

@@ -113,36 +113,23 @@ static void nvml_close(void *state) {
 
 static const sc_devops nvml_ops = {"nvml", nvml_refresh, nvml_close, NULL};
 
-#define SYM(field, name)                                                                                        \
-  do {                                                                                                          \
-    *(void **)(&st->field) = dlsym(st->lib, name);                                                             \
-    if (!st->field) {                                                                                           \
-      missing = name;                                                                                           \
-      goto out;                                                                                                 \
-    }                                                                                                           \
-  } while (0)
-
 int sc__nvml_open(sc_devset *s, sc_err *e) {
   (void)e;
-  const char *path = sc__devices_libpath("SUANCHI_NVML_LIB", "libnvidia-ml.so.1");
+  const char *path = NULL;
   const char *missing = NULL;
   bool inited = false;
   nvml_state *st = sc_xcalloc(1, sizeof *st);
   pthread_mutex_lock(&nvml_lock);
-  st->lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (!st->lib) {
-    const char *why = dlerror();
-    sc__devset_note(s, "nvml: not present (%s)", why ? why : path);
-    goto out;
-  }
-  SYM(init, "nvmlInit_v2");
-  SYM(shutdown, "nvmlShutdown");
-  SYM(count, "nvmlDeviceGetCount_v2");
-  SYM(handle, "nvmlDeviceGetHandleByIndex_v2");
-  SYM(name, "nvmlDeviceGetName");
-  SYM(uuid, "nvmlDeviceGetUUID");
-  SYM(mem, "nvmlDeviceGetMemoryInfo");
-  SYM(util, "nvmlDeviceGetUtilizationRates");
+  st->lib = sc__devices_dlopen(s, "nvml", "SUANCHI_NVML_LIB", "libnvidia-ml.so.1", &path);
+  if (!st->lib) goto out;
+  SC__DEV_SYM(init, "nvmlInit_v2");
+  SC__DEV_SYM(shutdown, "nvmlShutdown");
+  SC__DEV_SYM(count, "nvmlDeviceGetCount_v2");
+  SC__DEV_SYM(handle, "nvmlDeviceGetHandleByIndex_v2");
+  SC__DEV_SYM(name, "nvmlDeviceGetName");
+  SC__DEV_SYM(uuid, "nvmlDeviceGetUUID");
+  SC__DEV_SYM(mem, "nvmlDeviceGetMemoryInfo");
+  SC__DEV_SYM(util, "nvmlDeviceGetUtilizationRates");
   *(void **)(&st->remapped) = dlsym(st->lib, "nvmlDeviceGetRemappedRows");
   *(void **)(&st->retired) = dlsym(st->lib, "nvmlDeviceGetRetiredPagesPendingStatus");
   nvml_ret rc = st->init();

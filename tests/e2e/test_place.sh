@@ -40,6 +40,9 @@ J=$("$S" place --dry-run --gpus 1 --gpu-mem 60 --json)
 eq "cordoned node takes nothing" "$(echo "$J" | jq .placed)" "false"
 "$S" place --dry-run --gpus 9 >"$T/out" 2>&1; eq "9 devices is a usage error" "$?" "2"
 "$S" place --gpus 1 >"$T/out" 2>&1; eq "without --dry-run" "$?" "2"
+r=$(api POST /api/v1/place '{"dry_run":false,"gpus":1}')
+eq "only dry runs 400" "${r%% *}" "400"
+contains "only dry runs says why" "$r" "only dry runs are supported"
 r=$(api POST /api/v1/place '{"dry_run":true,"policy":"magic"}')
 eq "unknown policy 400" "${r%% *}" "400"
 r=$(api POST /api/v1/place '{"dry_run":true,"gpus":2,"gpu_milli":500}')

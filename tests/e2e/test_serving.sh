@@ -64,6 +64,19 @@ eq "the cpu replica answers" "$(echo "$R" | jq .usage.completion_tokens)" "4"
 eq "the deployment name is the model id" "$(echo "$R" | jq -r .model)" "chat"
 contains "corrupt partial download discarded" "$(cat "$T/agent-cpu1.log")" "fails its sha256"
 eq "cached model file is intact" "$(sha256sum "$T/a-cpu/models/$SHA.gguf" | cut -d' ' -f1)" "$SHA"
+# model downloads: node credential only, resumable ranges checked
+NODECRED=$(jq -r .credential "$T/a-cpu/node.json")
+SIZE=$(stat -c %s "$T/tiny.gguf")
+r=$(curl -s -o "$T/part" -w '%{http_code}' -H "Authorization: Bearer $NODECRED" -H "Range: bytes=1000-" "$URL/api/v1/agent/models/$SHA")
+eq "ranged download 206" "$r" "206"
+eq "ranged download returns the rest" "$(stat -c %s "$T/part")" "$((SIZE - 1000))"
+r=$(curl -s -w ' %{http_code}' -H "Authorization: Bearer $NODECRED" -H "Range: bytes=$((SIZE + 1))-" "$URL/api/v1/agent/models/$SHA")
+eq "range past the end 400" "${r##* }" "400"
+contains "range error says why" "$r" "invalid_range"
+r=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $NODECRED" "$URL/api/v1/agent/models/$BAD")
+eq "unknown model file 404" "$r" "404"
+r=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ADMIN" "$URL/api/v1/agent/models/$SHA")
+eq "admin token cannot download as a node" "$r" "403"
 check "engine log kept" test -s "$(ls "$T"/a-cpu/replicas/*/engine.log | head -1)"
 
 # an engine that dies is restarted by its agent
