@@ -22,7 +22,6 @@
  */
 #include <errno.h>
 #include <event2/buffer.h>
-#include <event2/keyvalq_struct.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,8 +49,8 @@ typedef enum { ROLE_NONE, ROLE_ADMIN, ROLE_JOIN, ROLE_NODE } role;
 
 typedef struct {
   ctl *c;
-  struct evhttp_request *req;
-  enum evhttp_cmd_type method;
+  sc_hreq *req;
+  sc_hmethod method;
   char path[512];
   char segbuf[512];
   char *seg[8]; /* path segments after /api/v1, pointing into segbuf */
@@ -319,15 +318,8 @@ static void tokens_revoke(call *k, const char *id) {
 
 /* ---------- nodes ---------- */
 
-static const char *query_param(struct evhttp_request *req, const char *key, char *buf, size_t cap) {
-  const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-  if (!q) return NULL;
-  struct evkeyvalq kv;
-  if (evhttp_parse_query_str(q, &kv) != 0) return NULL;
-  const char *v = evhttp_find_header(&kv, key);
-  const char *res = v && sc_strlcpy(buf, v, cap) ? buf : NULL;
-  evhttp_clear_headers(&kv);
-  return res;
+static const char *query_param(sc_hreq *req, const char *key, char *buf, size_t cap) {
+  return sc_hreq_query(req, key, buf, cap);
 }
 
 static bool node_matches(const ctl_node *n, const char *region, const char *owner, const char *state) {
@@ -401,8 +393,8 @@ static void node_set_admin(call *k, ctl_node *n, const char *admin_state) {
 static void node_action(call *k) {
   ctl_node *n = ctl_reg_lookup(&k->c->reg, k->seg[1]);
   if (!n) return reply_fail(k, SC_ENOENT, "not_found", "no node '%s' (see 'suanchi nodes')", k->seg[1]);
-  if (k->nseg == 2 && k->method == EVHTTP_REQ_GET) return reply_json(k, 200, ctl_node_json(k->c, n));
-  if (k->nseg == 2 && k->method == EVHTTP_REQ_DELETE) {
+  if (k->nseg == 2 && k->method == SC_HGET) return reply_json(k, 200, ctl_node_json(k->c, n));
+  if (k->nseg == 2 && k->method == SC_HDELETE) {
     sc_err e;
     int rc = sc_store_delete_node(k->c->store, n->st.id, &e);
     if (rc) return reply_err(k, rc, &e);
@@ -411,7 +403,7 @@ static void node_action(call *k) {
     ctl_reg_remove(&k->c->reg, n);
     return reply_json(k, 200, o);
   }
-  if (k->nseg == 3 && k->method == EVHTTP_REQ_POST) {
+  if (k->nseg == 3 && k->method == SC_HPOST) {
     const char *verb = k->seg[2];
     if (strcmp(verb, "cordon") == 0) return node_set_admin(k, n, "cordoned");
     if (strcmp(verb, "uncordon") == 0) return node_set_admin(k, n, "active");
@@ -660,7 +652,7 @@ static void authenticate(call *k) {
   }
 }
 
-static bool is(const call *k, enum evhttp_cmd_type m, int nseg, const char *s0) {
+static bool is(const call *k, sc_hmethod m, int nseg, const char *s0) {
   return k->method == m && k->nseg == nseg && strcmp(k->seg[0], s0) == 0;
 }
 
@@ -672,11 +664,11 @@ static void route_api(call *k) {
   if (k->nseg == 0) return reply_fail(k, SC_ENOENT, "not_found", "no such route: %s", k->path);
   bool agent_route = strcmp(k->seg[0], "agent") == 0;
   if (agent_route) {
-    if (k->nseg == 2 && k->method == EVHTTP_REQ_POST && strcmp(k->seg[1], "register") == 0) {
+    if (k->nseg == 2 && k->method == SC_HPOST && strcmp(k->seg[1], "register") == 0) {
       if (k->role != ROLE_JOIN) return reply_fail(k, SC_EPERM, "forbidden", "registration needs a join token");
       return agent_register(k);
     }
-    if (k->nseg == 3 && k->method == EVHTTP_REQ_GET && strcmp(k->seg[1], "models") == 0) {
+    if (k->nseg == 3 && k->method == SC_HGET && strcmp(k->seg[1], "models") == 0) {
       if (k->role != ROLE_NODE) return reply_fail(k, SC_EPERM, "forbidden", "model downloads need a node credential");
       char nid[SC_SECRET_ID_LEN + 2];
       snprintf(nid, sizeof nid, "n%s", k->cred_id);
@@ -685,7 +677,7 @@ static void route_api(call *k) {
         return reply_fail(k, SC_EAUTH, "invalid_credential", "node credential is not valid");
       return ctl_serving_model_download(k->c, k->req, k->seg[2], &k->status);
     }
-    if (k->nseg == 2 && k->method == EVHTTP_REQ_POST && strcmp(k->seg[1], "heartbeat") == 0) {
+    if (k->nseg == 2 && k->method == SC_HPOST && strcmp(k->seg[1], "heartbeat") == 0) {
       if (k->role != ROLE_NODE) return reply_fail(k, SC_EPERM, "forbidden", "heartbeats need a node credential");
       return agent_heartbeat(k);
     }
@@ -701,34 +693,34 @@ static void route_api(call *k) {
     k->status = 200;
     return sc_gateway_admin(k->c->gw, k->req, k->method, k->seg, k->nseg);
   }
-  if (is(k, EVHTTP_REQ_GET, 1, "regions")) return regions_list(k);
-  if (is(k, EVHTTP_REQ_POST, 1, "regions")) return regions_add(k);
-  if (is(k, EVHTTP_REQ_GET, 1, "owners")) return owners_list(k);
-  if (is(k, EVHTTP_REQ_POST, 1, "owners")) return owners_add(k);
-  if (is(k, EVHTTP_REQ_GET, 1, "tokens")) return tokens_list(k);
-  if (is(k, EVHTTP_REQ_POST, 1, "tokens")) return tokens_create(k);
-  if (is(k, EVHTTP_REQ_DELETE, 2, "tokens")) return tokens_revoke(k, k->seg[1]);
-  if (is(k, EVHTTP_REQ_GET, 1, "nodes")) return nodes_list(k);
+  if (is(k, SC_HGET, 1, "regions")) return regions_list(k);
+  if (is(k, SC_HPOST, 1, "regions")) return regions_add(k);
+  if (is(k, SC_HGET, 1, "owners")) return owners_list(k);
+  if (is(k, SC_HPOST, 1, "owners")) return owners_add(k);
+  if (is(k, SC_HGET, 1, "tokens")) return tokens_list(k);
+  if (is(k, SC_HPOST, 1, "tokens")) return tokens_create(k);
+  if (is(k, SC_HDELETE, 2, "tokens")) return tokens_revoke(k, k->seg[1]);
+  if (is(k, SC_HGET, 1, "nodes")) return nodes_list(k);
   if (k->nseg >= 2 && k->nseg <= 3 && strcmp(k->seg[0], "nodes") == 0) return node_action(k);
-  if (is(k, EVHTTP_REQ_GET, 1, "devices")) return devices_list(k);
-  if (is(k, EVHTTP_REQ_GET, 1, "chips")) return chips_list(k);
+  if (is(k, SC_HGET, 1, "devices")) return devices_list(k);
+  if (is(k, SC_HGET, 1, "chips")) return chips_list(k);
   if (ctl_serving_api(k->c, k->req, k->method, k->seg, k->nseg, &k->status)) return;
-  if (is(k, EVHTTP_REQ_POST, 1, "place")) return place(k);
+  if (is(k, SC_HPOST, 1, "place")) return place(k);
   reply_fail(k, SC_ENOENT, "not_found", "no such route: %s %s",
-             k->method == EVHTTP_REQ_GET ? "GET" : k->method == EVHTTP_REQ_POST ? "POST"
-                                                : k->method == EVHTTP_REQ_DELETE ? "DELETE"
+             k->method == SC_HGET ? "GET" : k->method == SC_HPOST ? "POST"
+                                                : k->method == SC_HDELETE ? "DELETE"
                                                                                  : "?",
              k->path);
 }
 
-static void on_request(struct evhttp_request *req, void *arg) {
+static void on_request(sc_hreq *req, void *arg) {
   ctl *c = arg;
   call k;
   memset(&k, 0, sizeof k);
   k.c = c;
   k.req = req;
-  k.method = evhttp_request_get_command(req);
-  if (!sc_http_path(req, k.path, sizeof k.path)) {
+  k.method = sc_hreq_method(req);
+  if (!sc_strlcpy(k.path, sc_hreq_path(req), sizeof k.path)) {
     sc_http_reply_error(req, 400, "invalid_path", "request path missing or too long");
     return;
   }
@@ -889,26 +881,10 @@ static int bind_listener(ctl *c, sc_err *e) {
   int port;
   if (sc_parse_hostport(c->opts.listen, host, sizeof host, &port))
     return sc_err_set(e, SC_EINVAL, "invalid_flag", "--listen '%s' is not HOST:PORT", c->opts.listen);
-  struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(c->http, host, (ev_uint16_t)port);
-  if (!bs) return sc_err_set(e, -EADDRINUSE, "listen_failed", "cannot listen on %s: %s", c->opts.listen, strerror(errno));
-  struct sockaddr_storage ss;
-  socklen_t sl = sizeof ss;
   char addr[300];
-  int one = 1;
-  /* accepted sockets inherit TCP_NODELAY (Linux): small answers and SSE events go out at once */
-  setsockopt(evhttp_bound_socket_get_fd(bs), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl);
-  if (ss.ss_family == AF_INET6) {
-    char ip[INET6_ADDRSTRLEN];
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-    inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof ip);
-    snprintf(addr, sizeof addr, "[%s]:%d", ip, ntohs(s6->sin6_port));
-  } else {
-    char ip[INET_ADDRSTRLEN];
-    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-    inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip);
-    snprintf(addr, sizeof addr, "%s:%d", ip, ntohs(s4->sin_port));
-  }
+  sc_err le;
+  if (sc_hsrv_listen(c->http, host, port, addr, sizeof addr, &le))
+    return sc_err_set(e, -EADDRINUSE, "listen_failed", "cannot listen on %s: %s", c->opts.listen, le.msg);
   char path[4096], line[320];
   snprintf(path, sizeof path, "%s/serve.addr", c->opts.data_dir);
   int len = snprintf(line, sizeof line, "http://%s\n", addr);
@@ -934,18 +910,11 @@ int sc_control_run(const sc_control_opts *opts, sc_err *e) {
   if ((rc = load_registry(&c, e))) goto out;
   if ((rc = ctl_serving_load(&c, e))) goto out;
   signal(SIGPIPE, SIG_IGN);
-  /* The changelist coalesces the add/remove of read and write interest that evhttp does several
-   * times per request into at most one epoll_ctl per fd per loop turn (the proxy's main syscall cost). */
-  struct event_config *cfg = event_config_new();
-  event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-  c.base = event_base_new_with_config(cfg);
-  event_config_free(cfg);
-  c.http = evhttp_new(c.base);
+  c.base = event_base_new();
   /* model uploads come in chunks of up to 16 MiB; JSON bodies are capped by the handlers */
-  evhttp_set_max_body_size(c.http, (ev_ssize_t)(opts->max_body * 4 > (17 << 20) ? opts->max_body * 4 : (17 << 20)));
-  evhttp_set_timeout(c.http, 60);
-  evhttp_set_allowed_methods(c.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT);
-  evhttp_set_gencb(c.http, on_request, &c);
+  sc_hsrv_opts ho = {.max_body = opts->max_body * 4 > (17 << 20) ? opts->max_body * 4 : (17 << 20),
+                     .idle_timeout_ms = 60000, .cb = on_request, .arg = &c};
+  if ((rc = sc_hsrv_create(c.base, &ho, &c.http, e))) goto out;
   sc_gateway_opts gwo = {.db_path = dbpath, .upstream_timeout_ms = 300000, .max_body = opts->max_body};
   if ((rc = sc_gateway_create(c.base, &gwo, &c.gw, e))) goto out;
   if ((rc = bind_listener(&c, e))) goto out;
@@ -966,8 +935,9 @@ out:
   if (c.tick) event_free(c.tick);
   if (c.sigint) event_free(c.sigint);
   if (c.sigterm) event_free(c.sigterm);
+  if (c.http) sc_hsrv_stop_listening(c.http);
   sc_gateway_destroy(c.gw);
-  if (c.http) evhttp_free(c.http);
+  sc_hsrv_destroy(c.http);
   if (c.base) event_base_free(c.base);
   ctl_serving_fini(&c);
   ctl_reg_fini(&c.reg);

@@ -7,7 +7,6 @@
 #define SC_CONTROL_INTERNAL_H
 
 #include <event2/event.h>
-#include <event2/http.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -70,7 +69,7 @@ typedef struct ctl_serving {
 typedef struct ctl {
   sc_control_opts opts;
   struct event_base *base;
-  struct evhttp *http;
+  sc_hsrv *http;
   struct event *tick, *sigint, *sigterm;
   sc_store *store;
   ctl_registry reg;
@@ -101,7 +100,7 @@ int ctl_fleet_build(ctl *c, int policy, sc_fleet **out, sc_err *e);
 int ctl_fleet_device_index(const ctl_node *n, int k);
 struct sc_sched_result;
 json_t *ctl_place_result_json(ctl *c, const struct sc_sched_result *r, bool placed);
-void ctl_place_dry_run(ctl *c, struct evhttp_request *req, const json_t *b, sc_err *e, int *status);
+void ctl_place_dry_run(ctl *c, sc_hreq *req, const json_t *b, sc_err *e, int *status);
 
 /* serving.c */
 int ctl_serving_load(ctl *c, sc_err *e);
@@ -111,8 +110,8 @@ void ctl_fleet_apply_replicas(ctl *c, sc_fleet *f);
 /* Takes the replica states a node reported and returns what it should run (new reference). */
 json_t *ctl_serving_heartbeat(ctl *c, ctl_node *n, const json_t *reported);
 /* Serves /api/v1/{blobs,models,deployments,replicas}; false when the route is not one of them. */
-bool ctl_serving_api(ctl *c, struct evhttp_request *req, enum evhttp_cmd_type m, char **seg, int nseg, int *status);
-void ctl_serving_model_download(ctl *c, struct evhttp_request *req, const char *sha, int *status);
+bool ctl_serving_api(ctl *c, sc_hreq *req, sc_hmethod m, char **seg, int nseg, int *status);
+void ctl_serving_model_download(ctl *c, sc_hreq *req, const char *sha, int *status);
 /* Builds the gateway's routing table (caller frees); returns its length. */
 int ctl_serving_routes(ctl *c, sc_gw_replica **out);
 
@@ -122,6 +121,6 @@ void ctl_push_routes(ctl *c);
 /* metrics.c */
 extern const double ctl_hist_bounds[CTL_HIST_BUCKETS];
 void ctl_metrics_observe(int64_t *hist, double *sum, double seconds);
-void ctl_metrics_reply(ctl *c, struct evhttp_request *req);
+void ctl_metrics_reply(ctl *c, sc_hreq *req);
 
 #endif

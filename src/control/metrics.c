@@ -50,7 +50,7 @@ static void label_escape(const char *in, char *out, size_t cap) {
   out[j] = 0;
 }
 
-void ctl_metrics_reply(ctl *c, struct evhttp_request *req) {
+void ctl_metrics_reply(ctl *c, sc_hreq *req) {
   struct evbuffer *b = evbuffer_new();
   static const char *const states[] = {"ready", "down", "cordoned", "draining"};
   int counts[4] = {0};
@@ -105,7 +105,7 @@ void ctl_metrics_reply(ctl *c, struct evhttp_request *req) {
            c->m.hist_sum);
   hist_out(b, "suanchi_heartbeat_duration_seconds", "Time to handle one heartbeat.", c->m.hb_hist, c->m.hb_hist_sum);
   if (c->gw) sc_gateway_metrics(c->gw, b);
-  evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain; version=0.0.4");
-  evhttp_send_reply(req, 200, "OK", b);
+  size_t n = evbuffer_get_length(b);
+  sc_hreq_reply(req, 200, "text/plain; version=0.0.4", evbuffer_pullup(b, -1), n);
   evbuffer_free(b);
 }

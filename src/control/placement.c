@@ -108,7 +108,7 @@ json_t *ctl_place_result_json(ctl *c, const struct sc_sched_result *r, bool plac
 }
 
 /* POST /api/v1/place — where would this request go now? Nothing is reserved. */
-void ctl_place_dry_run(ctl *c, struct evhttp_request *req, const json_t *b, sc_err *e, int *status) {
+void ctl_place_dry_run(ctl *c, sc_hreq *req, const json_t *b, sc_err *e, int *status) {
   static const sc_json_field f[] = {{"gpus", SC_JSON_INT, false, 0, SC_SCHED_MAX_GPUS, 0, false},
                                     {"gpu_milli", SC_JSON_INT, false, 1, 1000, 0, false},
                                     {"gpu_mem_mib", SC_JSON_INT, false, 0, INT64_C(1) << 30, 0, false},

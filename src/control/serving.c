@@ -23,7 +23,6 @@
  */
 #include <errno.h>
 #include <event2/buffer.h>
-#include <event2/keyvalq_struct.h>
 #include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -424,12 +423,12 @@ int ctl_serving_routes(ctl *c, sc_gw_replica **out) {
 
 /* ---------- API ---------- */
 
-static void reply(struct evhttp_request *req, int *status, int code, json_t *o) {
+static void reply(sc_hreq *req, int *status, int code, json_t *o) {
   *status = code;
   sc_http_reply_json(req, code, o);
 }
 
-static void reply_e(struct evhttp_request *req, int *status, int rc, const sc_err *e) {
+static void reply_e(sc_hreq *req, int *status, int rc, const sc_err *e) {
   *status = rc == SC_EINVAL || rc == SC_EFORMAT ? 400 : rc == SC_ENOENT ? 404 : rc == SC_EEXIST || rc == SC_ESTATE ? 409
             : rc == SC_ETOOBIG ? 413 : 500;
   sc_http_reply_err(req, rc, e);
@@ -451,20 +450,14 @@ static int64_t file_size(const char *path) {
   return stat(path, &st) == 0 ? (int64_t)st.st_size : -1;
 }
 
-static void blob_put(ctl *c, struct evhttp_request *req, const char *sha, int *status) {
+static void blob_put(ctl *c, sc_hreq *req, const char *sha, int *status) {
   sc_err e;
   if (!valid_sha(sha)) {
     sc_err_set(&e, SC_EINVAL, "invalid_request", "blob name must be a sha256 in lowercase hex");
     return reply_e(req, status, SC_EINVAL, &e);
   }
   char off_s[32] = "";
-  const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-  struct evkeyvalq kv;
-  if (q && evhttp_parse_query_str(q, &kv) == 0) {
-    const char *v = evhttp_find_header(&kv, "offset");
-    if (v) sc_strlcpy(off_s, v, sizeof off_s);
-    evhttp_clear_headers(&kv);
-  }
+  if (!sc_hreq_query(req, "offset", off_s, sizeof off_s)) off_s[0] = 0;
   int64_t off;
   if (sc_parse_i64(off_s, 0, INT64_C(1) << 40, &off)) {
     sc_err_set(&e, SC_EINVAL, "invalid_request", "PUT /api/v1/blobs/SHA needs ?offset=N");
@@ -483,15 +476,18 @@ static void blob_put(ctl *c, struct evhttp_request *req, const char *sha, int *s
                                            "type", "invalid_request_error", "received", (json_int_t)have));
     return;
   }
-  struct evbuffer *in = evhttp_request_get_input_buffer(req);
-  size_t n = evbuffer_get_length(in);
+  size_t n;
+  const char *in = sc_hreq_body(req, &n);
   if (n > CHUNK_MAX) {
     sc_err_set(&e, SC_ETOOBIG, "body_too_large", "chunks are at most %u bytes", CHUNK_MAX);
     return reply_e(req, status, SC_ETOOBIG, &e);
   }
   int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   int wr = fd < 0 ? -1 : 0;
-  while (wr >= 0 && evbuffer_get_length(in) > 0) wr = evbuffer_write(in, fd);
+  for (size_t done = 0; wr >= 0 && done < n; done += (size_t)wr) {
+    wr = (int)write(fd, in + done, n - done > (1u << 30) ? (1u << 30) : n - done);
+    if (wr < 0 && errno == EINTR) wr = 0;
+  }
   if (wr < 0 || fsync(fd) < 0) {
     /* a short write would leave a torn chunk: cut the file back to what was acknowledged */
     if (fd >= 0 && ftruncate(fd, have) < 0) sc_warn(MOD, "cannot truncate %s", path);
@@ -503,7 +499,7 @@ static void blob_put(ctl *c, struct evhttp_request *req, const char *sha, int *s
   reply(req, status, 200, json_pack("{s:s,s:I}", "sha256", sha, "received", (json_int_t)file_size(path)));
 }
 
-static void blob_get(ctl *c, struct evhttp_request *req, const char *sha, int *status) {
+static void blob_get(ctl *c, sc_hreq *req, const char *sha, int *status) {
   char path[4096], done[4096];
   blob_path(c, sha, ".part", path, sizeof path);
   blob_path(c, sha, ".gguf", done, sizeof done);
@@ -546,7 +542,7 @@ out:
   return rc;
 }
 
-static void models_add(ctl *c, struct evhttp_request *req, const json_t *b, int *status) {
+static void models_add(ctl *c, sc_hreq *req, const json_t *b, int *status) {
   static const sc_json_field f[] = {{"name", SC_JSON_STRING, true, 0, 0, 63, false},
                                     {"kind", SC_JSON_STRING, true, 0, 0, 16, false},
                                     {"sha256", SC_JSON_STRING, false, 0, 0, 64, false},
@@ -633,7 +629,7 @@ static void models_add(ctl *c, struct evhttp_request *req, const json_t *b, int 
   reply(req, status, 201, model_json(&m));
 }
 
-static void models_list(ctl *c, struct evhttp_request *req, int *status) {
+static void models_list(ctl *c, sc_hreq *req, int *status) {
   json_t *a = json_array();
   for (int i = 0; i < c->sv.nmodels; i++) json_array_append_new(a, model_json(&c->sv.models[i]));
   reply(req, status, 200, a);
@@ -656,7 +652,7 @@ static json_t *deployment_json(ctl *c, int di) {
                    "created_at", (json_int_t)d->created_at);
 }
 
-static void deployments_add(ctl *c, struct evhttp_request *req, const json_t *b, int *status) {
+static void deployments_add(ctl *c, sc_hreq *req, const json_t *b, int *status) {
   static const sc_json_field f[] = {{"name", SC_JSON_STRING, true, 0, 0, 63, false},
                                     {"model", SC_JSON_STRING, true, 0, 0, 63, false},
                                     {"replicas", SC_JSON_INT, false, 0, 1000, 0, false},
@@ -721,13 +717,13 @@ static void deployments_add(ctl *c, struct evhttp_request *req, const json_t *b,
   reply(req, status, 201, deployment_json(c, dep_index_by_name(c, d.name)));
 }
 
-static void deployments_list(ctl *c, struct evhttp_request *req, int *status) {
+static void deployments_list(ctl *c, sc_hreq *req, int *status) {
   json_t *a = json_array();
   for (int i = 0; i < c->sv.ndeps; i++) json_array_append_new(a, deployment_json(c, i));
   reply(req, status, 200, a);
 }
 
-static void deployments_delete(ctl *c, struct evhttp_request *req, const char *name, int *status) {
+static void deployments_delete(ctl *c, sc_hreq *req, const char *name, int *status) {
   sc_err e;
   int di = dep_index_by_name(c, name);
   if (di < 0) {
@@ -748,7 +744,7 @@ static void deployments_delete(ctl *c, struct evhttp_request *req, const char *n
   reply(req, status, 200, json_pack("{s:s,s:b}", "name", name, "deleted", 1));
 }
 
-static void replicas_list(ctl *c, struct evhttp_request *req, int *status) {
+static void replicas_list(ctl *c, sc_hreq *req, int *status) {
   json_t *a = json_array();
   for (int k = 0; k < c->sv.nreps; k++) {
     const sc_replica_row *r = &c->sv.reps[k];
@@ -765,18 +761,18 @@ static void replicas_list(ctl *c, struct evhttp_request *req, int *status) {
 }
 
 
-bool ctl_serving_api(ctl *c, struct evhttp_request *req, enum evhttp_cmd_type m, char **seg, int nseg, int *status) {
+bool ctl_serving_api(ctl *c, sc_hreq *req, sc_hmethod m, char **seg, int nseg, int *status) {
   const char *s0 = seg[0];
   sc_err e;
   json_t *b = NULL;
   if (strcmp(s0, "blobs") == 0 && nseg == 2) {
-    if (m == EVHTTP_REQ_PUT) blob_put(c, req, seg[1], status);
-    else if (m == EVHTTP_REQ_GET) blob_get(c, req, seg[1], status);
+    if (m == SC_HPUT) blob_put(c, req, seg[1], status);
+    else if (m == SC_HGET) blob_get(c, req, seg[1], status);
     else return false;
     return true;
   }
   bool is_models = strcmp(s0, "models") == 0, is_deps = strcmp(s0, "deployments") == 0;
-  if ((is_models || is_deps) && nseg == 1 && m == EVHTTP_REQ_POST) {
+  if ((is_models || is_deps) && nseg == 1 && m == SC_HPOST) {
     int rc = sc_http_json_body(req, c->opts.max_body, &b, &e);
     if (rc) reply_e(req, status, rc, &e);
     else if (is_models) models_add(c, req, b, status);
@@ -784,15 +780,15 @@ bool ctl_serving_api(ctl *c, struct evhttp_request *req, enum evhttp_cmd_type m,
     json_decref(b);
     return true;
   }
-  if (is_models && nseg == 1 && m == EVHTTP_REQ_GET) return models_list(c, req, status), true;
-  if (is_deps && nseg == 1 && m == EVHTTP_REQ_GET) return deployments_list(c, req, status), true;
-  if (is_deps && nseg == 2 && m == EVHTTP_REQ_DELETE) return deployments_delete(c, req, seg[1], status), true;
-  if (strcmp(s0, "replicas") == 0 && nseg == 1 && m == EVHTTP_REQ_GET) return replicas_list(c, req, status), true;
+  if (is_models && nseg == 1 && m == SC_HGET) return models_list(c, req, status), true;
+  if (is_deps && nseg == 1 && m == SC_HGET) return deployments_list(c, req, status), true;
+  if (is_deps && nseg == 2 && m == SC_HDELETE) return deployments_delete(c, req, seg[1], status), true;
+  if (strcmp(s0, "replicas") == 0 && nseg == 1 && m == SC_HGET) return replicas_list(c, req, status), true;
   return false;
 }
 
 /* GET /api/v1/agent/models/SHA with an optional "Range: bytes=N-" (resume). */
-void ctl_serving_model_download(ctl *c, struct evhttp_request *req, const char *sha, int *status) {
+void ctl_serving_model_download(ctl *c, sc_hreq *req, const char *sha, int *status) {
   sc_err e;
   char path[4096];
   bool known = false;
@@ -804,7 +800,8 @@ void ctl_serving_model_download(ctl *c, struct evhttp_request *req, const char *
     return reply_e(req, status, SC_ENOENT, &e);
   }
   int64_t from = 0;
-  const char *range = evhttp_find_header(evhttp_request_get_input_headers(req), "Range");
+  char rbuf[64];
+  const char *range = sc_hreq_header(req, "Range", rbuf, sizeof rbuf);
   if (range) {
     char num[32] = "";
     if (strncmp(range, "bytes=", 6) == 0) {
@@ -821,17 +818,11 @@ void ctl_serving_model_download(ctl *c, struct evhttp_request *req, const char *
     sc_err_set(&e, SC_EIO, "io_error", "cannot open the model file");
     return reply_e(req, status, SC_EIO, &e);
   }
-  struct evbuffer *out = evbuffer_new();
-  if (size - from > 0) evbuffer_add_file(out, fd, from, size - from);
-  else close(fd);
-  struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-  evhttp_add_header(h, "Content-Type", "application/octet-stream");
   char cr[96];
   if (range) {
     snprintf(cr, sizeof cr, "bytes %lld-%lld/%lld", (long long)from, (long long)size - 1, (long long)size);
-    evhttp_add_header(h, "Content-Range", cr);
+    sc_hreq_add_header(req, "Content-Range", cr);
   }
   *status = range ? 206 : 200;
-  evhttp_send_reply(req, *status, range ? "Partial Content" : "OK", out);
-  evbuffer_free(out);
+  sc_hreq_reply_file(req, *status, "application/octet-stream", fd, (off_t)from, (size_t)(size - from));
 }

@@ -11,17 +11,14 @@
  *
  * Back-end callbacks (worker thread) only append a msg to `q` under `qmu` and activate `qev`;
  * the loop drains the queue in order, so a gen's tokens precede its done and the gen is freed
- * exactly once, by the done. A client that goes away detaches its evhttp_request (libevent keeps
- * it for us: the final send on a detached request frees it), so the done path is the same.
+ * exactly once, by the done. A client that goes away leaves its sc_hreq with us (net/hserver.c
+ * keeps it until it is ended; the answer is dropped), so the done path is the same.
  */
 #include "engine/server.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
 #include <jansson.h>
 #include <netinet/in.h>
@@ -37,6 +34,7 @@
 #include "base/util.h"
 #include "engine/sim.h"
 #include "engine/textout.h"
+#include "net/hserver.h"
 #include "net/http.h"
 
 #define MOD "engine"
@@ -63,7 +61,7 @@ typedef struct msg {
 
 typedef struct srv {
   struct event_base *base;
-  struct evhttp *http;
+  sc_hsrv *http;
   sc_engine *eng;
   const sc_codec *codec;
   const sc_engine_server_config *cfg;
@@ -83,9 +81,7 @@ typedef struct srv {
 struct gen {
   srv *s;
   gen *prev, *next;
-  struct evhttp_request *req;
-  struct evhttp_connection *conn;
-  struct event *watch; /* EV_CLOSED on the client socket: notices a client gone while we are silent */
+  sc_hreq *req;
   uint64_t id;
   sc_oai_kind kind;
   bool stream, include_usage, client_gone, stop_matched, role_sent;
@@ -124,16 +120,16 @@ static void hist_add(hist *h, const double *b, double v) {
   h->n++;
 }
 
-static void reply_json(srv *s, struct evhttp_request *req, int status, json_t *o) {
+static void reply_json(srv *s, sc_hreq *req, int status, json_t *o) {
   count_status(s, status);
   sc_http_reply_json(req, status, o);
 }
 
-static void reply_oai_error(srv *s, struct evhttp_request *req, const sc_oai_error *err) {
+static void reply_oai_error(srv *s, sc_hreq *req, const sc_oai_error *err) {
   reply_json(s, req, err->status ? err->status : 400, sc_oai_error_json(err));
 }
 
-static void reply_error(srv *s, struct evhttp_request *req, int status, const char *param, const char *code,
+static void reply_error(srv *s, sc_hreq *req, int status, const char *param, const char *code,
                         const char *msg) {
   sc_oai_error err;
   sc_oai_fail(&err, SC_EINVAL, status, param, code, "%s", msg);
@@ -182,10 +178,13 @@ static void sse_send(gen *g, json_t *o) {
   char *txt = json_dumps(o, JSON_COMPACT);
   json_decref(o);
   if (!txt) return;
-  struct evbuffer *b = evbuffer_new();
-  evbuffer_add_printf(b, "data: %s\n\n", txt);
-  evhttp_send_reply_chunk(g->req, b);
-  evbuffer_free(b);
+  size_t n = strlen(txt);
+  char *ev = sc_xmalloc(n + 9);
+  memcpy(ev, "data: ", 6);
+  memcpy(ev + 6, txt, n);
+  memcpy(ev + 6 + n, "\n\n", 2);
+  sc_hreq_chunk(g->req, ev, n + 8);
+  free(ev);
   free(txt);
 }
 
@@ -234,24 +233,8 @@ static void client_left(gen *g) {
   g->s->eng->ops->cancel(g->s->eng, g->id);
 }
 
-/* The connection is being freed (its socket closes): the request is detached from it. */
-static void on_close(struct evhttp_connection *conn, void *arg) {
-  (void)conn;
-  gen *g = arg;
-  g->conn = NULL;
-  if (g->watch) {
-    event_free(g->watch);
-    g->watch = NULL;
-  }
-  client_left(g);
-}
-
-/* The peer closed its side while the request runs (libevent does not read then). */
-static void on_peer_closed(evutil_socket_t fd, short what, void *arg) {
-  (void)fd;
-  (void)what;
-  client_left(arg);
-}
+/* The client closed its connection while the request runs (net/hserver.c notices at once). */
+static void on_close(void *arg) { client_left(arg); }
 
 static void handle_token(gen *g, int32_t token) {
   srv *s = g->s;
@@ -301,16 +284,14 @@ static void handle_done(gen *g, const sc_gen_result *r) {
   int fi = g->client_gone ? 2 : r->finish == SC_FINISH_ERROR ? 3 : !strcmp(finish, "length") ? 1 : 0;
   s->finished[fi]++;
   hist_add(&s->latency, latency_buckets, (double)(sc_mono_ns() - g->t0_ns) / 1e9);
-  if (g->watch) event_free(g->watch);
-  g->watch = NULL;
-  if (g->conn) evhttp_connection_set_closecb(g->conn, NULL, NULL);
+  sc_hreq_on_close(g->req, NULL, NULL);
   /* Tokens the back end made after a stop string matched (before the cancel landed) were never
    * shown: the usage counts what the client got, as OpenAI does. */
   int prompt = g->n_prompt, completion = g->stop_matched ? g->n_tokens : r->completion_tokens;
   if (g->client_gone) {
-    /* The request is detached from its connection: the final send frees it. */
-    if (g->stream) evhttp_send_reply_end(g->req);
-    else evhttp_send_reply(g->req, 499, "Client Closed Request", NULL);
+    /* The answer goes nowhere; ending the request frees it. */
+    if (g->stream) sc_hreq_end(g->req);
+    else sc_hreq_reply(g->req, 499, NULL, NULL, 0);
     gen_free(g);
     return;
   }
@@ -320,11 +301,8 @@ static void handle_done(gen *g, const sc_gen_result *r) {
     sc_oai_fail(&err, SC_EIO, 500, NULL, "engine_error", "generation failed: %s", r->error);
     if (g->stream) {
       sse_send(g, sc_oai_error_json(&err));
-      struct evbuffer *b = evbuffer_new();
-      evbuffer_add_printf(b, "data: [DONE]\n\n");
-      evhttp_send_reply_chunk(g->req, b);
-      evbuffer_free(b);
-      evhttp_send_reply_end(g->req);
+      sc_hreq_chunk(g->req, "data: [DONE]\n\n", 14);
+      sc_hreq_end(g->req);
     } else {
       reply_oai_error(s, g->req, &err);
     }
@@ -348,11 +326,8 @@ static void handle_done(gen *g, const sc_gen_result *r) {
                             usage_json(prompt, completion, r->cached_tokens));
       sse_send(g, o);
     }
-    struct evbuffer *b = evbuffer_new();
-    evbuffer_add_printf(b, "data: [DONE]\n\n");
-    evhttp_send_reply_chunk(g->req, b);
-    evbuffer_free(b);
-    evhttp_send_reply_end(g->req);
+    sc_hreq_chunk(g->req, "data: [DONE]\n\n", 14);
+    sc_hreq_end(g->req);
   } else {
     json_t *choice;
     json_t *content = json_stringn(g->text ? g->text : "", g->tlen);
@@ -391,7 +366,7 @@ static void drain_queue(evutil_socket_t fd, short what, void *arg) {
 
 static bool model_matches(srv *s, const char *name) { return !name || !strcmp(name, s->cfg->model_name); }
 
-static void handle_generate(srv *s, struct evhttp_request *req, sc_oai_kind kind) {
+static void handle_generate(srv *s, sc_hreq *req, sc_oai_kind kind) {
   char *body = NULL;
   size_t len = 0;
   sc_oai_request r;
@@ -501,22 +476,11 @@ static void handle_generate(srv *s, struct evhttp_request *req, sc_oai_kind kind
   g->next = s->gens;
   if (s->gens) s->gens->prev = g;
   s->gens = g;
-  g->conn = evhttp_request_get_connection(req);
-  if (g->conn) {
-    evhttp_connection_set_closecb(g->conn, on_close, g);
-    struct bufferevent *bev = evhttp_connection_get_bufferevent(g->conn);
-    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
-    if (fd >= 0 && (event_base_get_features(s->base) & EV_FEATURE_EARLY_CLOSE)) {
-      g->watch = event_new(s->base, fd, EV_CLOSED, on_peer_closed, g);
-      if (g->watch) event_add(g->watch, NULL);
-    }
-  }
+  sc_hreq_on_close(req, on_close, g);
   if (g->stream) {
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    evhttp_add_header(h, "Content-Type", "text/event-stream");
-    evhttp_add_header(h, "Cache-Control", "no-cache");
+    sc_hreq_add_header(req, "Cache-Control", "no-cache");
     count_status(s, 200);
-    evhttp_send_reply_start(req, 200, "OK");
+    sc_hreq_start(req, 200, "text/event-stream");
     /* Echoed prompt text goes first. */
     if (g->tlen) {
       sse_send(g, chunk_json(g, g->text, g->tlen, NULL, false));
@@ -546,7 +510,7 @@ static void hist_print(struct evbuffer *b, const char *name, const char *help, c
                       h->sum, name, (long long)h->n);
 }
 
-static void handle_metrics(srv *s, struct evhttp_request *req) {
+static void handle_metrics(srv *s, sc_hreq *req) {
   sc_engine_stats st;
   memset(&st, 0, sizeof st);
   s->eng->ops->stats(s->eng, &st);
@@ -585,12 +549,12 @@ static void handle_metrics(srv *s, struct evhttp_request *req) {
   hist_print(b, "suanchi_engine_time_to_first_token_seconds", "Time from request to first token.", &s->ttft,
              ttft_buckets);
   count_status(s, 200);
-  evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain; version=0.0.4");
-  evhttp_send_reply(req, 200, "OK", b);
+  size_t n = evbuffer_get_length(b);
+  sc_hreq_reply(req, 200, "text/plain; version=0.0.4", evbuffer_pullup(b, -1), n);
   evbuffer_free(b);
 }
 
-static void handle_sleep(srv *s, struct evhttp_request *req, bool sleep) {
+static void handle_sleep(srv *s, sc_hreq *req, bool sleep) {
   sc_err e = {0};
   int rc = sleep ? s->eng->ops->sleep(s->eng, &e) : s->eng->ops->wake(s->eng, &e);
   if (rc) {
@@ -601,15 +565,11 @@ static void handle_sleep(srv *s, struct evhttp_request *req, bool sleep) {
   reply_json(s, req, 200, json_pack("{s:s}", "status", sleep ? "sleeping" : "awake"));
 }
 
-static void dispatch(struct evhttp_request *req, void *arg) {
+static void dispatch(sc_hreq *req, void *arg) {
   srv *s = arg;
-  char path[512];
-  enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-  if (!sc_http_path(req, path, sizeof path)) {
-    reply_error(s, req, 404, NULL, "not_found", "no such endpoint");
-    return;
-  }
-  bool get = cmd == EVHTTP_REQ_GET, post = cmd == EVHTTP_REQ_POST;
+  const char *path = sc_hreq_path(req);
+  sc_hmethod cmd = sc_hreq_method(req);
+  bool get = cmd == SC_HGET, post = cmd == SC_HPOST;
   const char *allowed = NULL;
   if (!strcmp(path, "/v1/chat/completions")) {
     if (post) return handle_generate(s, req, SC_OAI_CHAT);
@@ -652,7 +612,7 @@ static void dispatch(struct evhttp_request *req, void *arg) {
     allowed = "POST";
   }
   if (allowed) {
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allowed);
+    sc_hreq_add_header(req, "Allow", allowed);
     char msg[64];
     snprintf(msg, sizeof msg, "use %s for this endpoint", allowed);
     return reply_error(s, req, 405, NULL, "method_not_allowed", msg);
@@ -664,15 +624,6 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
   (void)what;
   sc_info(MOD, "signal %d: shutting down", (int)sig);
   event_base_loopexit(arg, NULL);
-}
-
-static int bound_port(struct evhttp_bound_socket *h) {
-  struct sockaddr_storage ss;
-  socklen_t sl = sizeof ss;
-  if (getsockname(evhttp_bound_socket_get_fd(h), (struct sockaddr *)&ss, &sl)) return -1;
-  if (ss.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-  if (ss.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-  return -1;
 }
 
 int sc_engine_serve(sc_engine *eng, const sc_codec *codec, const sc_engine_server_config *cfg, sc_err *e) {
@@ -695,26 +646,20 @@ int sc_engine_serve(sc_engine *eng, const sc_codec *codec, const sc_engine_serve
   evthread_use_pthreads();
   signal(SIGPIPE, SIG_IGN);
   s.base = event_base_new();
-  s.http = s.base ? evhttp_new(s.base) : NULL;
-  if (!s.http) {
+  if (!s.base) {
     rc = sc_err_set(e, SC_EIO, "internal", "cannot create the event loop");
     goto out;
   }
-  /* libevent's own hard cap (it drops larger bodies without our JSON error); ours is checked
-   * after reading, so bodies between the two get a proper 413. */
-  evhttp_set_max_body_size(s.http, (ev_ssize_t)(cfg->max_body * 2 + 65536));
-  evhttp_set_timeout(s.http, 600);
-  evhttp_set_allowed_methods(s.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                                         EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-  evhttp_set_gencb(s.http, dispatch, &s);
-  struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(s.http, host, (uint16_t)port);
-  if (!bs) {
-    rc = sc_err_set(e, SC_EIO, "bind_failed", "cannot listen on %s: %s", cfg->listen, strerror(errno));
+  /* the server's own cap (answered 413 before reading); ours is checked after reading, so
+   * bodies between the two get the OpenAI-shaped 413. */
+  sc_hsrv_opts ho = {.max_body = cfg->max_body * 2 + 65536, .idle_timeout_ms = 600000, .cb = dispatch, .arg = &s};
+  char addr[300];
+  if ((rc = sc_hsrv_create(s.base, &ho, &s.http, e))) goto out;
+  sc_err le;
+  if (sc_hsrv_listen(s.http, host, port, addr, sizeof addr, &le)) {
+    rc = sc_err_set(e, SC_EIO, "bind_failed", "cannot listen on %s: %s", cfg->listen, le.msg);
     goto out;
   }
-  int bport = bound_port(bs);
-  char addr[300];
-  snprintf(addr, sizeof addr, "%s%s%s:%d", strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", bport);
   s.qev = event_new(s.base, -1, 0, drain_queue, &s);
   sigint = evsignal_new(s.base, SIGINT, on_signal, s.base);
   sigterm = evsignal_new(s.base, SIGTERM, on_signal, s.base);
@@ -752,7 +697,7 @@ int sc_engine_serve(sc_engine *eng, const sc_codec *codec, const sc_engine_serve
 out:
   if (sigint) event_free(sigint);
   if (sigterm) event_free(sigterm);
-  if (s.http) evhttp_free(s.http);
+  sc_hsrv_destroy(s.http);
   if (s.qev) event_free(s.qev);
   if (s.base) event_base_free(s.base);
   pthread_mutex_destroy(&s.qmu);

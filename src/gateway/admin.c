@@ -5,7 +5,6 @@
  * External endpoints are kept in the settings table as one JSON document (key
  * "gateway.endpoints"), so they survive restarts without a schema change.
  */
-#include <event2/keyvalq_struct.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +19,7 @@
 #define MOD "gateway"
 #define EP_SETTING "gateway.endpoints"
 
-static int body_json(sc_gateway *g, struct evhttp_request *req, const sc_json_field *f, json_t **out, sc_err *e) {
+static int body_json(sc_gateway *g, sc_hreq *req, const sc_json_field *f, json_t **out, sc_err *e) {
   int rc = sc_http_json_body(req, g->opts.max_body, out, e);
   if (!rc && (rc = sc_json_check(*out, f, NULL, e))) {
     json_decref(*out);
@@ -29,15 +28,8 @@ static int body_json(sc_gateway *g, struct evhttp_request *req, const sc_json_fi
   return rc;
 }
 
-static const char *query_param(struct evhttp_request *req, const char *key, char *buf, size_t cap) {
-  const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-  if (!q) return NULL;
-  struct evkeyvalq kv;
-  if (evhttp_parse_query_str(q, &kv) != 0) return NULL;
-  const char *v = evhttp_find_header(&kv, key);
-  const char *res = v && sc_strlcpy(buf, v, cap) ? buf : NULL;
-  evhttp_clear_headers(&kv);
-  return res;
+static const char *query_param(sc_hreq *req, const char *key, char *buf, size_t cap) {
+  return sc_hreq_query(req, key, buf, cap);
 }
 
 static int check_region(sc_gateway *g, const char *name, sc_err *e) {
@@ -57,7 +49,7 @@ static json_t *tenant_json(sc_gateway *g, const sc_tenant *t) {
                    (json_int_t)t->created_at, "keys", keys);
 }
 
-static void tenants_add(sc_gateway *g, struct evhttp_request *req) {
+static void tenants_add(sc_gateway *g, sc_hreq *req) {
   static const sc_json_field f[] = {{"name", SC_JSON_STRING, true, 0, 0, 63, false},
                                     {"home_region", SC_JSON_STRING, false, 0, 0, 63, true},
                                     {0}};
@@ -85,7 +77,7 @@ fail:
   sc_http_reply_err(req, rc, &e);
 }
 
-static void tenants_list(sc_gateway *g, struct evhttp_request *req) {
+static void tenants_list(sc_gateway *g, sc_hreq *req) {
   sc_tenant *ts;
   int n;
   sc_err e;
@@ -105,7 +97,7 @@ static json_t *key_json(const gw_key *k, int64_t created_at) {
                    "created_at", (json_int_t)created_at);
 }
 
-static void keys_create(sc_gateway *g, struct evhttp_request *req) {
+static void keys_create(sc_gateway *g, sc_hreq *req) {
   static const sc_json_field f[] = {{"tenant", SC_JSON_STRING, true, 0, 0, 63, false},
                                     {"rpm", SC_JSON_INT, false, 0, 1000000000, 0, false},
                                     {"tpm", SC_JSON_INT, false, 0, 1000000000000LL, 0, false},
@@ -150,7 +142,7 @@ fail:
   sc_http_reply_err(req, rc, &e);
 }
 
-static void keys_list(sc_gateway *g, struct evhttp_request *req) {
+static void keys_list(sc_gateway *g, sc_hreq *req) {
   sc_api_key *ks;
   int n;
   sc_err e;
@@ -175,7 +167,7 @@ static void keys_list(sc_gateway *g, struct evhttp_request *req) {
   sc_http_reply_json(req, 200, arr);
 }
 
-static void keys_revoke(sc_gateway *g, struct evhttp_request *req, const char *id) {
+static void keys_revoke(sc_gateway *g, sc_hreq *req, const char *id) {
   sc_err e;
   int rc = sc_gws_key_revoke(g->store, id, &e);
   if (!rc) rc = gw_keys_reload(g, &e);
@@ -186,7 +178,7 @@ static void keys_revoke(sc_gateway *g, struct evhttp_request *req, const char *i
 
 /* ---------- usage ---------- */
 
-static void usage_query(sc_gateway *g, struct evhttp_request *req) {
+static void usage_query(sc_gateway *g, sc_hreq *req) {
   char bb[16], tb[64], sb[32], ub[32];
   const char *by = query_param(req, "by", bb, sizeof bb);
   const char *tenant = query_param(req, "tenant", tb, sizeof tb);
@@ -286,7 +278,7 @@ int gw_endpoints_load(sc_gateway *g, sc_err *e) {
   return 0;
 }
 
-static void endpoints_put(sc_gateway *g, struct evhttp_request *req) {
+static void endpoints_put(sc_gateway *g, sc_hreq *req) {
   char *buf = NULL;
   size_t len = 0;
   sc_err e;
@@ -334,13 +326,13 @@ fail:
   sc_http_reply_err(req, rc, &e);
 }
 
-static void endpoints_list(sc_gateway *g, struct evhttp_request *req) {
+static void endpoints_list(sc_gateway *g, sc_hreq *req) {
   json_t *arr = json_array();
   for (int i = 0; i < g->neps; i++) json_array_append_new(arr, endpoint_json(&g->eps[i]));
   sc_http_reply_json(req, 200, arr);
 }
 
-static void endpoints_delete(sc_gateway *g, struct evhttp_request *req, const char *name) {
+static void endpoints_delete(sc_gateway *g, sc_hreq *req, const char *name) {
   sc_err e;
   int at = -1;
   for (int i = 0; i < g->neps; i++)
@@ -366,16 +358,16 @@ static void endpoints_delete(sc_gateway *g, struct evhttp_request *req, const ch
 
 /* ---------- routing ---------- */
 
-void sc_gateway_admin(sc_gateway *g, struct evhttp_request *req, enum evhttp_cmd_type m, char **seg, int nseg) {
+void sc_gateway_admin(sc_gateway *g, sc_hreq *req, sc_hmethod m, char **seg, int nseg) {
   const char *s0 = nseg ? seg[0] : "";
-  if (strcmp(s0, "tenants") == 0 && nseg == 1 && m == EVHTTP_REQ_POST) return tenants_add(g, req);
-  if (strcmp(s0, "tenants") == 0 && nseg == 1 && m == EVHTTP_REQ_GET) return tenants_list(g, req);
-  if (strcmp(s0, "keys") == 0 && nseg == 1 && m == EVHTTP_REQ_POST) return keys_create(g, req);
-  if (strcmp(s0, "keys") == 0 && nseg == 1 && m == EVHTTP_REQ_GET) return keys_list(g, req);
-  if (strcmp(s0, "keys") == 0 && nseg == 2 && m == EVHTTP_REQ_DELETE) return keys_revoke(g, req, seg[1]);
-  if (strcmp(s0, "usage") == 0 && nseg == 1 && m == EVHTTP_REQ_GET) return usage_query(g, req);
-  if (strcmp(s0, "endpoints") == 0 && nseg == 1 && m == EVHTTP_REQ_PUT) return endpoints_put(g, req);
-  if (strcmp(s0, "endpoints") == 0 && nseg == 1 && m == EVHTTP_REQ_GET) return endpoints_list(g, req);
-  if (strcmp(s0, "endpoints") == 0 && nseg == 2 && m == EVHTTP_REQ_DELETE) return endpoints_delete(g, req, seg[1]);
+  if (strcmp(s0, "tenants") == 0 && nseg == 1 && m == SC_HPOST) return tenants_add(g, req);
+  if (strcmp(s0, "tenants") == 0 && nseg == 1 && m == SC_HGET) return tenants_list(g, req);
+  if (strcmp(s0, "keys") == 0 && nseg == 1 && m == SC_HPOST) return keys_create(g, req);
+  if (strcmp(s0, "keys") == 0 && nseg == 1 && m == SC_HGET) return keys_list(g, req);
+  if (strcmp(s0, "keys") == 0 && nseg == 2 && m == SC_HDELETE) return keys_revoke(g, req, seg[1]);
+  if (strcmp(s0, "usage") == 0 && nseg == 1 && m == SC_HGET) return usage_query(g, req);
+  if (strcmp(s0, "endpoints") == 0 && nseg == 1 && m == SC_HPUT) return endpoints_put(g, req);
+  if (strcmp(s0, "endpoints") == 0 && nseg == 1 && m == SC_HGET) return endpoints_list(g, req);
+  if (strcmp(s0, "endpoints") == 0 && nseg == 2 && m == SC_HDELETE) return endpoints_delete(g, req, seg[1]);
   sc_http_reply_error(req, 404, "not_found", "no such route under /api/v1/%s for this method", s0);
 }

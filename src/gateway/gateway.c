@@ -17,16 +17,12 @@
  */
 #include <errno.h>
 #include <event2/buffer.h>
-#include <event2/keyvalq_struct.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <event2/bufferevent.h>
 
 #include "base/json.h"
 #include "base/log.h"
@@ -41,11 +37,16 @@
 #define GW_PREFIX_BYTES 512       /* prefix-affinity hash covers this much of the prompt */
 #define GW_COOL_MS 5000           /* a replica whose connection failed is skipped this long (if others can serve) */
 
+/* A growable byte buffer for one call's held-back and relayed bytes. */
+typedef struct gbuf {
+  char *p;
+  size_t n, cap;
+} gbuf;
+
 struct gw_call {
   sc_gateway *g;
   gw_call *prev, *next;
-  struct evhttp_request *req;        /* client request; detached by libevent if the client leaves */
-  struct evhttp_connection *cevcon;  /* client connection, NULL once it closed */
+  sc_hreq *req;                      /* the client's request; ended exactly once (then NULL) */
   bool client_gone;
   char reqid[40];
   char key_id[32], tenant[64];
@@ -54,7 +55,7 @@ struct gw_call {
   char pref_region[64];
   bool stream, client_usage;
   json_t *body;                      /* parsed request (rewritten per attempt when needed) */
-  char *raw;                         /* client's bytes, sent as they are when no rewrite is needed */
+  const char *raw;                   /* the client's bytes (in the request, valid until it ends) */
   size_t rawlen;
   uint64_t prefix_hash;
   int64_t est_prompt, est_tokens;
@@ -62,21 +63,44 @@ struct gw_call {
   int tries;
   char tried[GW_MAX_TRIES][40];
   gw_rep rep;                        /* copy of the replica of the current attempt */
-  struct evhttp_connection *uconn;
-  bool unodelay;                     /* TCP_NODELAY set on uconn's current socket */
-  int up_idx;
-  struct evhttp_request *ureq;
-  enum evhttp_request_error uerr;
-  bool uerr_set, headers_seen, is_sse;
+  sc_hcall *uc;                      /* the upstream call in flight */
+  bool headers_seen, is_sse;
   int ustatus;
   char ctype[64];
-  struct evbuffer *sse, *tail, *resp;
-  bool usage_seen, done_seen, error_event, finishing;
+  gbuf sse, out, tail, resp;         /* SSE bytes not yet split into events; events to relay now;
+                                        the last events, held until metered; a plain answer */
+  bool usage_seen, done_seen, error_event;
   int64_t prompt_tokens, completion_tokens, content_chunks;
   char status[24];
 };
 
 /* ---------- small helpers ---------- */
+
+static void gb_add(gbuf *b, const void *p, size_t n) {
+  if (b->n + n > b->cap) {
+    b->cap = (b->n + n) * 2 + 256;
+    b->p = sc_xrealloc(b->p, b->cap);
+  }
+  memcpy(b->p + b->n, p, n);
+  b->n += n;
+}
+
+static void gb_printf(gbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void gb_printf(gbuf *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n <= 0) return;
+  if (b->n + (size_t)n + 1 > b->cap) {
+    b->cap = (b->n + (size_t)n + 1) * 2;
+    b->p = sc_xrealloc(b->p, b->cap);
+  }
+  va_start(ap, fmt);
+  vsnprintf(b->p + b->n, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  b->n += (size_t)n;
+}
 
 static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
   const unsigned char *s = p;
@@ -94,9 +118,9 @@ static uint64_t mix64(uint64_t x) {
 }
 
 /* OpenAI-shaped error with an optional param. */
-static void gw_error(struct evhttp_request *req, int status, const char *code, const char *param, const char *fmt,
+static void gw_error(sc_hreq *req, int status, const char *code, const char *param, const char *fmt,
                      ...) __attribute__((format(printf, 5, 6)));
-static void gw_error(struct evhttp_request *req, int status, const char *code, const char *param, const char *fmt,
+static void gw_error(sc_hreq *req, int status, const char *code, const char *param, const char *fmt,
                      ...) {
   char msg[1024];
   va_list ap;
@@ -121,7 +145,7 @@ int gw_parse_url(const char *url, char *host, size_t cap, int *port) {
   if (n && hp[n - 1] == '/') hp[n - 1] = 0;
   if (strchr(hp, '/')) return SC_EINVAL;
   if (sc_parse_hostport(hp, host, cap, port) || *port <= 0) return SC_EINVAL;
-  if (host[0] == '[') { /* evhttp wants a bare v6 address */
+  if (host[0] == '[') { /* sockets want a bare v6 address */
     size_t l = strlen(host);
     memmove(host, host + 1, l);
     if (l >= 2 && host[l - 2] == ']') host[l - 2] = 0;
@@ -316,103 +340,64 @@ static gw_rep *pick(sc_gateway *g, gw_call *c) {
   return best;
 }
 
-/* ---------- upstream connections ---------- */
-
-static int upstream_index(sc_gateway *g, const char *host, int port) {
-  for (int i = 0; i < g->nups; i++)
-    if (g->ups[i].port == port && strcmp(g->ups[i].host, host) == 0) return i;
-  g->ups = sc_xrealloc(g->ups, sizeof *g->ups * (size_t)(g->nups + 1));
-  gw_upstream *u = &g->ups[g->nups];
-  memset(u, 0, sizeof *u);
-  sc_strlcpy(u->host, host, sizeof u->host);
-  u->port = port;
-  return g->nups++;
-}
-
-static struct evhttp_connection *conn_get(sc_gateway *g, int idx, bool *nodelay_set) {
-  gw_upstream *u = &g->ups[idx];
-  *nodelay_set = false;
-  if (u->nidle) {
-    u->nidle--;
-    *nodelay_set = u->idle_nodelay[u->nidle];
-    return u->idle[u->nidle];
-  }
-  struct evhttp_connection *cn = evhttp_connection_base_new(g->base, NULL, u->host, (unsigned short)u->port);
-  if (!cn) return NULL;
-  struct timeval tv = {(time_t)(g->opts.upstream_timeout_ms / 1000), (suseconds_t)(g->opts.upstream_timeout_ms % 1000) * 1000};
-  evhttp_connection_set_timeout_tv(cn, &tv);
-  evhttp_connection_set_retries(cn, 0);
-  return cn;
-}
-
-/* nodelay_set: the socket stays the same (a complete keep-alive exchange), so the option holds. */
-static void conn_put(sc_gateway *g, int idx, struct evhttp_connection *cn, bool nodelay_set) {
-  gw_upstream *u = &g->ups[idx];
-  if (u->nidle == u->cap) {
-    u->cap = u->cap ? u->cap * 2 : 16;
-    u->idle = sc_xrealloc(u->idle, sizeof *u->idle * (size_t)u->cap);
-    u->idle_nodelay = sc_xrealloc(u->idle_nodelay, sizeof *u->idle_nodelay * (size_t)u->cap);
-  }
-  u->idle_nodelay[u->nidle] = nodelay_set;
-  u->idle[u->nidle++] = cn;
-}
-
 /* ---------- call lifetime ---------- */
 
+/* Frees the call. Its request must have been ended already (c->req NULL). */
 static void call_free(gw_call *c) {
   sc_gateway *g = c->g;
   if (c->prev) c->prev->next = c->next;
   else g->calls = c->next;
   if (c->next) c->next->prev = c->prev;
-  if (c->cevcon) evhttp_connection_set_closecb(c->cevcon, NULL, NULL);
   json_decref(c->body);
-  free(c->raw);
-  if (c->sse) evbuffer_free(c->sse);
-  if (c->tail) evbuffer_free(c->tail);
-  if (c->resp) evbuffer_free(c->resp);
+  free(c->sse.p);
+  free(c->out.p);
+  free(c->tail.p);
+  free(c->resp.p);
   free(c);
 }
 
-static void on_upstream_done(struct evhttp_request *u, void *arg);
-
-/* Cancels the upstream request in flight; libevent runs only the error callback for a
- * cancelled request, so the completion is run here. */
-static void cancel_upstream(gw_call *c) {
-  evhttp_cancel_request(c->ureq);
-  on_upstream_done(NULL, c);
+/* Ends the client's request with an error answer (dropped if the client left) and frees the call. */
+static void fail_call(gw_call *c, int status, const char *code, const char *msg) {
+  sc_hreq *req = c->req;
+  c->req = NULL;
+  sc_hreq_on_close(req, NULL, NULL);
+  gw_error(req, status, code, NULL, "%s", msg);
+  call_free(c);
 }
 
-static void on_client_close(struct evhttp_connection *cn, void *arg) {
-  (void)cn;
+static void upstream_done(gw_call *c, int how);
+
+static void on_client_close(void *arg) {
   gw_call *c = arg;
   c->client_gone = true;
-  c->cevcon = NULL;
-  if (c->ureq) cancel_upstream(c);
+  if (c->uc) { /* the engine sees the connection close and stops generating */
+    sc_hcall_cancel(c->uc);
+    c->uc = NULL;
+    upstream_done(c, SC_HCALL_BROKEN);
+  }
 }
 
 static void dispatch(gw_call *c);
 
-/* Sends the bytes held back for after the commit, ends the reply, frees the call. */
+/* Sends the bytes held back for after the commit, ends the request, frees the call. */
 static void on_committed(void *arg, bool stored) {
   gw_call *c = arg;
   if (!stored) sc_warn(MOD, "request %s: usage record could not be stored", c->reqid);
-  struct evhttp_request *req = c->req;
-  if (c->cevcon) {
-    evhttp_connection_set_closecb(c->cevcon, NULL, NULL);
-    c->cevcon = NULL;
-  }
+  sc_hreq *req = c->req;
+  c->req = NULL;
+  sc_hreq_on_close(req, NULL, NULL);
   if (c->is_sse) {
-    if (c->tail && evbuffer_get_length(c->tail)) evhttp_send_reply_chunk(req, c->tail);
-    evhttp_send_reply_end(req);
-  } else if (c->headers_seen && c->ureq == NULL && strcmp(c->status, "timeout") != 0 && c->resp &&
-             (strcmp(c->status, "ok") == 0 || strncmp(c->status, "error_", 6) == 0)) {
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    evhttp_add_header(h, "Content-Type", c->ctype[0] ? c->ctype : "application/json");
-    evhttp_send_reply(req, c->ustatus, c->ustatus == 200 ? "OK" : "Error", c->resp);
+    if (c->tail.n) sc_hreq_chunk(req, c->tail.p, c->tail.n);
+    sc_hreq_end(req);
+  } else if (c->headers_seen && (strcmp(c->status, "ok") == 0 || strncmp(c->status, "error_", 6) == 0)) {
+    sc_hreq_add_header(req, "X-Suanchi-Replica", c->rep.r.id);
+    sc_hreq_reply(req, c->ustatus, c->ctype[0] ? c->ctype : "application/json", c->resp.p, c->resp.n);
   } else if (strcmp(c->status, "timeout") == 0) {
+    sc_hreq_add_header(req, "X-Suanchi-Replica", c->rep.r.id);
     gw_error(req, 504, "upstream_timeout", NULL, "the engine did not answer within %lld ms",
              (long long)c->g->opts.upstream_timeout_ms);
   } else {
+    sc_hreq_add_header(req, "X-Suanchi-Replica", c->rep.r.id);
     gw_error(req, 502, "upstream_failed", NULL, "the engine failed before completing the answer");
   }
   call_free(c);
@@ -421,7 +406,6 @@ static void on_committed(void *arg, bool stored) {
 /* The upstream part is over: release the replica, queue the usage record. */
 static void finish(gw_call *c, const char *status) {
   sc_gateway *g = c->g;
-  c->finishing = true;
   sc_strlcpy(c->status, status, sizeof c->status);
   gw_rep *r = rep_find(g, c->rep.r.id);
   if (r) {
@@ -435,13 +419,12 @@ static void finish(gw_call *c, const char *status) {
   key_charge(g, c->key_id, c->prompt_tokens + c->completion_tokens);
   if (c->is_sse && strcmp(status, "ok") != 0) {
     /* the client learns the stream broke; [DONE] follows so SSE parsers end cleanly */
-    if (!c->tail) c->tail = evbuffer_new();
-    evbuffer_drain(c->tail, evbuffer_get_length(c->tail));
-    evbuffer_add_printf(c->tail,
-                        "data: {\"error\":{\"message\":\"%s after %lld tokens\","
-                        "\"type\":\"server_error\",\"code\":\"%s\",\"param\":null}}\n\ndata: [DONE]\n\n",
-                        g->stopping ? "the gateway is shutting down; the stream was cut off" : "the engine failed mid-stream",
-                        (long long)c->completion_tokens, g->stopping ? "shutting_down" : "upstream_failed");
+    c->tail.n = 0;
+    gb_printf(&c->tail,
+              "data: {\"error\":{\"message\":\"%s after %lld tokens\","
+              "\"type\":\"server_error\",\"code\":\"%s\",\"param\":null}}\n\ndata: [DONE]\n\n",
+              g->stopping ? "the gateway is shutting down; the stream was cut off" : "the engine failed mid-stream",
+              (long long)c->completion_tokens, g->stopping ? "shutting_down" : "upstream_failed");
   }
   sc_usage_rec u;
   memset(&u, 0, sizeof u);
@@ -468,32 +451,24 @@ static void finish(gw_call *c, const char *status) {
 
 /* ---------- SSE relay ---------- */
 
-static void send_chunk(gw_call *c, const char *p, size_t n) {
-  if (c->client_gone) return;
-  struct evbuffer *b = evbuffer_new();
-  evbuffer_add(b, p, n);
-  evhttp_send_reply_chunk(c->req, b);
-  evbuffer_free(b);
-}
-
 static bool has_text(const char *p, size_t n, const char *field) {
   size_t fl = strlen(field);
   const char *q = memmem(p, n, field, fl);
   return q && (size_t)(q - p) + fl < n && q[fl] != '"';
 }
 
+/* One event (ending in its blank line): counted, metered, queued in c->out for the client or held
+ * back in c->tail (the usage event and [DONE] go out only after the record committed). */
 static void sse_event(gw_call *c, char *ev, size_t n) {
   const char *data = NULL;
   if (n >= 6 && memcmp(ev, "data: ", 6) == 0) data = ev + 6;
   else if (n >= 5 && memcmp(ev, "data:", 5) == 0) data = ev + 5;
   size_t dl = data ? n - (size_t)(data - ev) : 0;
   while (dl && (data[dl - 1] == '\n' || data[dl - 1] == '\r')) dl--;
-  if (!data) return send_chunk(c, ev, n); /* comments, other fields: as they are */
+  if (!data) return gb_add(&c->out, ev, n); /* comments, other fields: as they are */
   if (dl == 6 && memcmp(data, "[DONE]", 6) == 0) {
     c->done_seen = true;
-    if (!c->tail) c->tail = evbuffer_new();
-    evbuffer_add(c->tail, ev, n);
-    return;
+    return gb_add(&c->tail, ev, n);
   }
   if (memmem(data, dl, "\"usage\":{", 9)) {
     json_t *o = json_loadb(data, dl, 0, NULL);
@@ -504,10 +479,7 @@ static void sse_event(gw_call *c, char *ev, size_t n) {
       c->completion_tokens = json_integer_value(json_object_get(u, "completion_tokens"));
       json_t *ch = json_object_get(o, "choices");
       if (json_is_array(ch) && json_array_size(ch) == 0) { /* the usage-only event: held back */
-        if (c->client_usage) {
-          if (!c->tail) c->tail = evbuffer_new();
-          evbuffer_add(c->tail, ev, n);
-        }
+        if (c->client_usage) gb_add(&c->tail, ev, n);
         json_decref(o);
         return;
       }
@@ -515,10 +487,7 @@ static void sse_event(gw_call *c, char *ev, size_t n) {
         json_object_del(o, "usage");
         char *t = json_dumps(o, JSON_COMPACT);
         if (t) {
-          struct evbuffer *b = evbuffer_new();
-          evbuffer_add_printf(b, "data: %s\n\n", t);
-          if (!c->client_gone) evhttp_send_reply_chunk(c->req, b);
-          evbuffer_free(b);
+          gb_printf(&c->out, "data: %s\n\n", t);
           free(t);
           json_decref(o);
           return;
@@ -541,17 +510,26 @@ static void sse_event(gw_call *c, char *ev, size_t n) {
       n -= cut;
     }
   }
-  send_chunk(c, ev, n);
+  gb_add(&c->out, ev, n);
 }
 
+/* Splits what arrived into events and relays them in one write. */
 static void sse_feed(gw_call *c) {
+  size_t at = 0;
   for (;;) {
-    struct evbuffer_ptr p = evbuffer_search(c->sse, "\n\n", 2, NULL);
-    if (p.pos < 0) break;
-    size_t n = (size_t)p.pos + 2;
-    char *ev = (char *)evbuffer_pullup(c->sse, (ev_ssize_t)n);
-    sse_event(c, ev, n);
-    evbuffer_drain(c->sse, n);
+    char *end = c->sse.n - at >= 2 ? memmem(c->sse.p + at, c->sse.n - at, "\n\n", 2) : NULL;
+    if (!end) break;
+    size_t n = (size_t)(end - (c->sse.p + at)) + 2;
+    sse_event(c, c->sse.p + at, n);
+    at += n;
+  }
+  if (at) {
+    memmove(c->sse.p, c->sse.p + at, c->sse.n - at);
+    c->sse.n -= at;
+  }
+  if (c->out.n) {
+    if (c->req && !c->client_gone) sc_hreq_chunk(c->req, c->out.p, c->out.n);
+    c->out.n = 0;
   }
 }
 
@@ -575,73 +553,52 @@ static bool plain_usage(const char *body, size_t n, int64_t *prompt, int64_t *co
 
 /* ---------- upstream callbacks ---------- */
 
-static void nodelay(struct evhttp_connection *cn) {
-  struct bufferevent *bev = cn ? evhttp_connection_get_bufferevent(cn) : NULL;
-  int fd = bev ? (int)bufferevent_getfd(bev) : -1, one = 1;
-  if (fd >= 0) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-
-static int on_upstream_headers(struct evhttp_request *u, void *arg) {
+static void on_upstream_head(void *arg, int status, const char *ctype) {
   gw_call *c = arg;
   c->headers_seen = true;
-  if (!c->unodelay) nodelay(c->uconn);
-  c->unodelay = true;
-  c->ustatus = evhttp_request_get_response_code(u);
-  const char *ct = evhttp_find_header(evhttp_request_get_input_headers(u), "Content-Type");
-  sc_strlcpy(c->ctype, ct ? ct : "", sizeof c->ctype);
-  c->is_sse = c->stream && c->ustatus == 200 && ct && strncasecmp(ct, "text/event-stream", 17) == 0;
+  c->ustatus = status;
+  sc_strlcpy(c->ctype, ctype, sizeof c->ctype);
+  c->is_sse = c->stream && status == 200 && strncasecmp(ctype, "text/event-stream", 17) == 0;
   if (c->is_sse) {
-    c->sse = evbuffer_new();
-    struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
-    evhttp_add_header(h, "Content-Type", "text/event-stream");
-    evhttp_add_header(h, "Cache-Control", "no-cache");
-    if (!c->client_gone) evhttp_send_reply_start(c->req, 200, "OK");
+    if (!c->client_gone) {
+      sc_hreq_add_header(c->req, "Cache-Control", "no-cache");
+      sc_hreq_add_header(c->req, "X-Suanchi-Replica", c->rep.r.id);
+      sc_hreq_start(c->req, 200, "text/event-stream");
+    }
   } else {
-    c->resp = evbuffer_new();
     c->ttft_ns = sc_mono_ns();
   }
-  return 0;
 }
 
-static void on_upstream_chunk(struct evhttp_request *u, void *arg) {
+static void on_upstream_data(void *arg, const char *p, size_t n) {
   gw_call *c = arg;
-  struct evbuffer *in = evhttp_request_get_input_buffer(u);
   if (c->is_sse) {
-    evbuffer_add_buffer(c->sse, in);
+    gb_add(&c->sse, p, n);
     sse_feed(c);
-  } else if (c->resp) {
-    evbuffer_add_buffer(c->resp, in);
+  } else {
+    gb_add(&c->resp, p, n);
   }
 }
 
-static void on_upstream_error(enum evhttp_request_error err, void *arg) {
+static void on_upstream_done(void *arg, int how) {
   gw_call *c = arg;
-  c->uerr = err;
-  c->uerr_set = true;
+  c->uc = NULL;
+  upstream_done(c, how);
 }
 
-static void on_upstream_done(struct evhttp_request *u, void *arg) {
-  gw_call *c = arg;
+/* The upstream call ended (how: SC_HCALL_*). */
+static void upstream_done(gw_call *c, int how) {
   sc_gateway *g = c->g;
-  c->ureq = NULL;
-  bool complete = u && evhttp_request_get_response_code(u) != 0 && c->headers_seen;
-  if (c->uconn) { /* reset by libevent if it failed or the engine closes it; reconnects on next use */
-    const char *cx = complete ? evhttp_find_header(evhttp_request_get_input_headers(u), "Connection") : NULL;
-    conn_put(g, c->up_idx, c->uconn, complete && c->unodelay && !(cx && strcasecmp(cx, "close") == 0));
-  }
-  c->uconn = NULL;
-  if (complete) {
+  if (how == SC_HCALL_OK && c->headers_seen) {
     if (c->is_sse) {
-      if (evbuffer_get_length(c->sse)) { /* a last event without its blank line */
-        evbuffer_add(c->sse, "\n\n", 2);
+      if (c->sse.n) { /* a last event without its blank line */
+        gb_add(&c->sse, "\n\n", 2);
         sse_feed(c);
       }
       return finish(c, c->usage_seen && c->done_seen && !c->error_event ? "ok" : "failed");
     }
     if (c->ustatus == 200) {
-      size_t n = evbuffer_get_length(c->resp);
-      const char *body = (const char *)evbuffer_pullup(c->resp, (ev_ssize_t)n);
-      c->usage_seen = plain_usage(body, n, &c->prompt_tokens, &c->completion_tokens);
+      c->usage_seen = plain_usage(c->resp.p ? c->resp.p : "", c->resp.n, &c->prompt_tokens, &c->completion_tokens);
       return finish(c, "ok");
     }
     c->usage_seen = true; /* an engine's error answer produced nothing */
@@ -649,26 +606,18 @@ static void on_upstream_done(struct evhttp_request *u, void *arg) {
     snprintf(st, sizeof st, "error_%d", c->ustatus);
     return finish(c, st);
   }
-  if (c->headers_seen) {
-    return finish(c, c->client_gone ? "client_gone" : c->uerr_set && c->uerr == EVREQ_HTTP_TIMEOUT ? "timeout" : "failed");
-  }
+  if (c->headers_seen)
+    return finish(c, c->client_gone ? "client_gone" : how == SC_HCALL_TIMEOUT ? "timeout" : "failed");
   /* nothing came back */
   gw_rep *r = rep_find(g, c->rep.r.id);
   if (r) {
     r->outstanding -= c->est_tokens;
     r->inflight--;
   }
-  if (g->stopping) {
-    gw_error(c->req, 503, "shutting_down", NULL, "the gateway is shutting down");
-    return call_free(c);
-  }
-  if (c->client_gone) {
-    evhttp_send_reply_end(c->req); /* frees the detached request */
-    return call_free(c);
-  }
-  if (c->uerr_set && c->uerr == EVREQ_HTTP_TIMEOUT) {
+  if (g->stopping) return fail_call(c, 503, "shutting_down", "the gateway is shutting down");
+  if (c->client_gone) return fail_call(c, 499, "client_gone", "the client went away");
+  if (how == SC_HCALL_TIMEOUT) {
     /* the engine may be working on it: no retry, and the attempt is metered */
-    c->headers_seen = false;
     if (r) {
       r->outstanding += c->est_tokens;
       r->inflight++;
@@ -687,65 +636,36 @@ static void dispatch(gw_call *c) {
   sc_gateway *g = c->g;
   gw_rep *r = c->tries < GW_MAX_TRIES ? pick(g, c) : NULL;
   if (!r) {
-    int st = c->tries ? 502 : 503;
-    if (c->tries) gw_error(c->req, st, "upstream_unavailable", NULL, "no replica of '%s' could be reached (%d tried)", c->model, c->tries);
-    else gw_error(c->req, st, "no_ready_replica", NULL, "model '%s' has no ready replica right now; retry later", c->model);
+    char msg[200];
     g->errors_total++;
-    return call_free(c);
+    if (c->tries) {
+      snprintf(msg, sizeof msg, "no replica of '%s' could be reached (%d tried)", c->model, c->tries);
+      return fail_call(c, 502, "upstream_unavailable", msg);
+    }
+    snprintf(msg, sizeof msg, "model '%s' has no ready replica right now; retry later", c->model);
+    return fail_call(c, 503, "no_ready_replica", msg);
   }
   c->rep = *r;
   sc_strlcpy(c->tried[c->tries++], r->r.id, sizeof c->tried[0]);
   r->outstanding += c->est_tokens;
   r->inflight++;
-  c->up_idx = upstream_index(g, r->host, r->port);
-  c->uconn = conn_get(g, c->up_idx, &c->unodelay);
-  c->uerr_set = false;
   c->headers_seen = false;
-  struct evhttp_request *u = c->uconn ? evhttp_request_new(on_upstream_done, c) : NULL;
-  if (!u) {
-    r->outstanding -= c->est_tokens;
-    r->inflight--;
-    gw_error(c->req, 500, "internal_error", NULL, "cannot create an upstream request");
-    return call_free(c);
-  }
-  evhttp_request_set_header_cb(u, on_upstream_headers);
-  evhttp_request_set_chunked_cb(u, on_upstream_chunk);
-  evhttp_request_set_error_cb(u, on_upstream_error);
-  struct evkeyvalq *h = evhttp_request_get_output_headers(u);
-  char hostport[160], len[24];
-  snprintf(hostport, sizeof hostport, "%s:%d", r->host, r->port);
-  evhttp_add_header(h, "Host", hostport);
-  evhttp_add_header(h, "Content-Type", "application/json");
-  evhttp_add_header(h, "X-Request-Id", c->reqid);
-  struct evbuffer *out = evhttp_request_get_output_buffer(u);
+  char xh[80];
+  snprintf(xh, sizeof xh, "X-Request-Id: %s\r\n", c->reqid);
+  static const sc_hcall_cbs cbs = {on_upstream_head, on_upstream_data, on_upstream_done};
   if (r->upstream_model[0] || c->stream) {
     if (r->upstream_model[0]) json_object_set_new(c->body, "model", json_string(r->upstream_model));
     char *t = json_dumps(c->body, JSON_COMPACT);
-    evbuffer_add(out, t, strlen(t));
+    c->uc = sc_hcli_post(g->cli, r->host, r->port, c->path, xh, t, strlen(t), &cbs, c);
     free(t);
   } else {
-    evbuffer_add(out, c->raw, c->rawlen);
-  }
-  snprintf(len, sizeof len, "%zu", evbuffer_get_length(out));
-  evhttp_add_header(h, "Content-Length", len);
-  c->ureq = u;
-  struct evkeyvalq *oh = evhttp_request_get_output_headers(c->req);
-  evhttp_remove_header(oh, "X-Suanchi-Replica");
-  evhttp_add_header(oh, "X-Suanchi-Replica", r->r.id);
-  if (evhttp_make_request(c->uconn, u, EVHTTP_REQ_POST, c->path) != 0) {
-    /* make_request freed u; the connection is unusable: drop it and try the next replica */
-    c->ureq = NULL;
-    r->outstanding -= c->est_tokens;
-    r->inflight--;
-    evhttp_connection_free(c->uconn);
-    c->uconn = NULL;
-    return dispatch(c);
+    c->uc = sc_hcli_post(g->cli, r->host, r->port, c->path, xh, c->raw, c->rawlen, &cbs, c);
   }
 }
 
 /* ---------- request intake ---------- */
 
-static void models_reply(sc_gateway *g, struct evhttp_request *req) {
+static void models_reply(sc_gateway *g, sc_hreq *req) {
   json_t *data = json_array();
   for (int i = 0; i < g->nreps; i++) {
     if (!g->reps[i].r.ready) continue;
@@ -783,7 +703,7 @@ static uint64_t prefix_hash(json_t *body, bool chat, const char *model) {
 }
 
 /* Checks the body; on a problem replies 400 and returns false. */
-static bool check_body(struct evhttp_request *req, json_t *b, bool chat) {
+static bool check_body(sc_hreq *req, json_t *b, bool chat) {
   json_t *m = json_object_get(b, "model");
   if (!m) return gw_error(req, 400, "missing_required_parameter", "model", "'model' is required"), false;
   if (!json_is_string(m) || !json_string_length(m) || json_string_length(m) > 63)
@@ -819,15 +739,15 @@ static bool check_body(struct evhttp_request *req, json_t *b, bool chat) {
   return true;
 }
 
-void sc_gateway_handle(sc_gateway *g, struct evhttp_request *req) {
+void sc_gateway_handle(sc_gateway *g, sc_hreq *req) {
   char path[128];
   g->requests_total++;
   if (g->stopping) return gw_error(req, 503, "shutting_down", NULL, "the gateway is shutting down");
-  if (!sc_http_path(req, path, sizeof path)) {
+  if (!sc_strlcpy(path, sc_hreq_path(req), sizeof path)) {
     g->errors_total++;
     return gw_error(req, 404, "not_found", NULL, "no such route");
   }
-  enum evhttp_cmd_type method = evhttp_request_get_command(req);
+  sc_hmethod method = sc_hreq_method(req);
   bool chat = strcmp(path, "/v1/chat/completions") == 0, compl = strcmp(path, "/v1/completions") == 0;
   bool models = strcmp(path, "/v1/models") == 0;
   const char *one_model = strncmp(path, "/v1/models/", 11) == 0 && path[11] ? path + 11 : NULL;
@@ -836,7 +756,7 @@ void sc_gateway_handle(sc_gateway *g, struct evhttp_request *req) {
     return gw_error(req, 404, "not_found", NULL, "no such route: %s", path);
   }
   bool get = models || one_model;
-  if ((get && method != EVHTTP_REQ_GET) || (!get && method != EVHTTP_REQ_POST)) {
+  if ((get && method != SC_HGET) || (!get && method != SC_HPOST)) {
     g->errors_total++;
     return gw_error(req, 405, "method_not_allowed", NULL, "%s takes %s", path, get ? "GET" : "POST");
   }
@@ -871,19 +791,39 @@ void sc_gateway_handle(sc_gateway *g, struct evhttp_request *req) {
                                                  : (1.0 - k->tk_bucket) * 60.0 / (double)k->tpm;
     char ra[24];
     snprintf(ra, sizeof ra, "%lld", (long long)wait_s + 1);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", ra);
+    sc_hreq_add_header(req, "Retry-After", ra);
     g->errors_total++;
     return gw_error(req, 429, "rate_limit_exceeded", NULL, "%s limit of this key reached (%lld per minute); retry in %s s",
                     k->rpm && k->rq_bucket < 1.0 ? "request" : "token",
                     (long long)(k->rpm && k->rq_bucket < 1.0 ? k->rpm : k->tpm), ra);
   }
   /* body */
-  struct evbuffer *in = evhttp_request_get_input_buffer(req);
-  size_t blen = evbuffer_get_length(in);
+  size_t blen;
+  const char *braw = sc_hreq_body(req, &blen);
   if (blen > g->opts.max_body) {
     g->errors_total++;
     return gw_error(req, 413, "request_too_large", NULL, "request body is %zu bytes; the limit is %zu", blen,
                     g->opts.max_body);
+  }
+  sc_err e;
+  json_t *body = NULL;
+  if (sc_json_parse_object(braw, blen, &body, &e)) {
+    g->errors_total++;
+    return gw_error(req, 400, "invalid_json", NULL, "%s", e.msg);
+  }
+  if (!check_body(req, body, chat)) {
+    g->errors_total++;
+    json_decref(body);
+    return;
+  }
+  const char *model = json_string_value(json_object_get(body, "model"));
+  bool known = false;
+  for (int i = 0; i < g->nreps && !known; i++) known = strcmp(g->reps[i].r.model, model) == 0;
+  if (!known) {
+    g->errors_total++;
+    gw_error(req, 404, "model_not_found", "model", "the model '%s' does not exist or has no replica (see GET /v1/models)", model);
+    json_decref(body);
+    return;
   }
   gw_call *c = sc_xcalloc(1, sizeof *c);
   c->g = g;
@@ -891,32 +831,10 @@ void sc_gateway_handle(sc_gateway *g, struct evhttp_request *req) {
   c->next = g->calls;
   if (g->calls) g->calls->prev = c;
   g->calls = c;
-  c->raw = sc_xmalloc(blen + 1);
-  evbuffer_copyout(in, c->raw, blen);
-  c->raw[blen] = 0;
+  c->body = body;
+  c->raw = braw;
   c->rawlen = blen;
-  sc_err e;
-  if (sc_json_parse_object(c->raw, blen, &c->body, &e)) {
-    g->errors_total++;
-    gw_error(req, 400, "invalid_json", NULL, "%s", e.msg);
-    return call_free(c);
-  }
-  if (!check_body(req, c->body, chat)) {
-    g->errors_total++;
-    return call_free(c);
-  }
-  sc_strlcpy(c->model, json_string_value(json_object_get(c->body, "model")), sizeof c->model);
-  bool known = false, ready = false;
-  for (int i = 0; i < g->nreps; i++)
-    if (strcmp(g->reps[i].r.model, c->model) == 0) {
-      known = true;
-      ready |= g->reps[i].r.ready;
-    }
-  if (!known) {
-    g->errors_total++;
-    gw_error(req, 404, "model_not_found", "model", "the model '%s' does not exist or has no replica (see GET /v1/models)", c->model);
-    return call_free(c);
-  }
+  sc_strlcpy(c->model, model, sizeof c->model);
   if (k->rpm) k->rq_bucket -= 1.0;
   c->stream = json_is_true(json_object_get(c->body, "stream"));
   if (c->stream) {
@@ -931,7 +849,8 @@ void sc_gateway_handle(sc_gateway *g, struct evhttp_request *req) {
   sc_strlcpy(c->key_id, k->id, sizeof c->key_id);
   sc_strlcpy(c->tenant, k->tenant, sizeof c->tenant);
   sc_strlcpy(c->path, path, sizeof c->path);
-  const char *hr = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Suanchi-Region");
+  char hrb[64];
+  const char *hr = sc_hreq_header(req, "X-Suanchi-Region", hrb, sizeof hrb);
   sc_strlcpy(c->pref_region, hr && hr[0] ? hr : k->region, sizeof c->pref_region);
   c->prefix_hash = prefix_hash(c->body, chat, c->model);
   json_t *mt = json_object_get(c->body, "max_tokens");
@@ -941,11 +860,8 @@ void sc_gateway_handle(sc_gateway *g, struct evhttp_request *req) {
   c->ts_ms = sc_wall_ms();
   c->t0_ns = sc_mono_ns();
   snprintf(c->reqid, sizeof c->reqid, "req-%s%08x", g->rid_prefix, (unsigned)++g->rid_counter);
-  evhttp_add_header(evhttp_request_get_output_headers(req), "X-Request-Id", c->reqid);
-  c->cevcon = evhttp_request_get_connection(req);
-  /* client sockets inherit TCP_NODELAY from the listener (set by the control plane) */
-  if (c->cevcon) evhttp_connection_set_closecb(c->cevcon, on_client_close, c);
-  (void)ready;
+  sc_hreq_add_header(req, "X-Request-Id", c->reqid);
+  sc_hreq_on_close(req, on_client_close, c);
   dispatch(c);
 }
 
@@ -966,6 +882,7 @@ int sc_gateway_create(struct event_base *base, const sc_gateway_opts *o, sc_gate
     return rc;
   }
   gw_rebuild_routes(g);
+  g->cli = sc_hcli_create(base, g->opts.upstream_timeout_ms);
   char rid[SC_SECRET_ID_LEN + 2];
   sc_random_id('r', rid, sizeof rid);
   sc_strlcpy(g->rid_prefix, rid + 1, sizeof g->rid_prefix);
@@ -980,8 +897,10 @@ void sc_gateway_destroy(sc_gateway *g) {
   /* upstream requests in flight are cancelled: their records are queued and written below */
   for (gw_call *c = g->calls; c;) {
     gw_call *next = c->next;
-    if (c->ureq) {
-      cancel_upstream(c);
+    if (c->uc) {
+      sc_hcall_cancel(c->uc);
+      c->uc = NULL;
+      upstream_done(c, SC_HCALL_BROKEN);
     }
     c = next;
   }
@@ -991,16 +910,17 @@ void sc_gateway_destroy(sc_gateway *g) {
   for (int i = 0; i < 20; i++) event_base_loop(g->base, EVLOOP_NONBLOCK);
   while (g->calls) { /* anything left waits for nothing more */
     gw_call *c = g->calls;
-    if (c->cevcon) evhttp_connection_set_closecb(c->cevcon, NULL, NULL);
-    c->cevcon = NULL;
+    if (c->req && c->is_sse) {
+      sc_hreq_on_close(c->req, NULL, NULL);
+      sc_hreq_end(c->req);
+      c->req = NULL;
+    } else if (c->req) {
+      fail_call(c, 503, "shutting_down", "the gateway is shutting down");
+      continue;
+    }
     call_free(c);
   }
-  for (int i = 0; i < g->nups; i++) {
-    for (int j = 0; j < g->ups[i].nidle; j++) evhttp_connection_free(g->ups[i].idle[j]);
-    free(g->ups[i].idle);
-    free(g->ups[i].idle_nodelay);
-  }
-  free(g->ups);
+  sc_hcli_destroy(g->cli);
   sc_store_close(g->store);
   free(g->keys);
   free(g->kslots);

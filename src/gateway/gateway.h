@@ -14,11 +14,11 @@
 #define SC_GATEWAY_GATEWAY_H
 
 #include <event2/event.h>
-#include <event2/http.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "base/err.h"
+#include "net/hserver.h"
 
 typedef struct sc_gw_replica {
   char id[40];          /* replica id */
@@ -49,11 +49,11 @@ void sc_gateway_destroy(sc_gateway *g);
 void sc_gateway_set_replicas(sc_gateway *g, const sc_gw_replica *r, int n);
 
 /* Serves a request whose path starts with /v1/. */
-void sc_gateway_handle(sc_gateway *g, struct evhttp_request *req);
+void sc_gateway_handle(sc_gateway *g, sc_hreq *req);
 
 /* Serves an admin request under /api/v1/{tenants,keys,usage}; seg are the path segments after
  * /api/v1 (seg[0] is "tenants", "keys" or "usage"). The caller has authenticated the admin. */
-void sc_gateway_admin(sc_gateway *g, struct evhttp_request *req, enum evhttp_cmd_type method, char **seg, int nseg);
+void sc_gateway_admin(sc_gateway *g, sc_hreq *req, sc_hmethod method, char **seg, int nseg);
 
 /* Appends the gateway's Prometheus metrics (requests, errors, in flight, per-replica readiness,
  * in-flight requests and outstanding tokens) to out. */

@@ -7,12 +7,12 @@
 #define SC_GATEWAY_INTERNAL_H
 
 #include <event2/event.h>
-#include <event2/http.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "gateway/gateway.h"
+#include "net/hclient.h"
 #include "store/gateway_store.h"
 #include "store/store.h"
 
@@ -47,15 +47,6 @@ typedef struct gw_endpoint {
   char name[64], model[64], url[160], region[64], chip[64], upstream_model[64];
 } gw_endpoint;
 
-/* Idle keep-alive connections to one upstream. */
-typedef struct gw_upstream {
-  char host[128];
-  int port;
-  struct evhttp_connection **idle;
-  bool *idle_nodelay;      /* TCP_NODELAY already set on that connection's socket */
-  int nidle, cap;
-} gw_upstream;
-
 /* ---- meter.c: the usage writer ---- */
 typedef void (*gw_meter_cb)(void *arg, bool stored);
 typedef struct gw_meter gw_meter;
@@ -84,8 +75,7 @@ struct sc_gateway {
   int neps;
   gw_rep *reps;                  /* the routing table: ctl_reps + endpoints */
   int nreps;
-  gw_upstream *ups;
-  int nups;
+  sc_hcli *cli;                  /* keep-alive connections to the engines */
   gw_call *calls;                /* in flight (doubly linked) */
   int64_t requests_total, errors_total;
   bool stopping;

@@ -151,23 +151,56 @@ int sc_gws_key_revoke(sc_store *s, const char *id, sc_err *e) {
 
 /* ---- usage ---- */
 
-int sc_gws_usage_insert(sc_store *s, const sc_usage_rec *r, int n, int *done, sc_err *e) {
-  sqlite3 *db = sc_store_db(s);
-  *done = 0;
-  if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) return db_err(db, e, "usage begin");
-  sqlite3_stmt *st = prep(db,
-                          "INSERT INTO usage(request_id, ts, tenant, key_id, deployment, model, replica, node_id, owner,"
-                          " region, chip, prompt_tokens, completion_tokens, ttft_ms, duration_ms, status)"
-                          " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-  if (!st) {
-    int rc = db_err(db, e, "usage");
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+/* The usage writer: statements prepared once, used for every batch. */
+struct sc_gws_writer {
+  sqlite3 *db;
+  sqlite3_stmt *begin, *ins, *commit, *rollback;
+};
+
+int sc_gws_writer_open(sc_store *s, sc_gws_writer **out, sc_err *e) {
+  sc_gws_writer *w = sc_xcalloc(1, sizeof *w);
+  w->db = sc_store_db(s);
+  w->begin = prep(w->db, "BEGIN IMMEDIATE");
+  w->ins = prep(w->db,
+                "INSERT INTO usage(request_id, ts, tenant, key_id, deployment, model, replica, node_id, owner,"
+                " region, chip, prompt_tokens, completion_tokens, ttft_ms, duration_ms, status)"
+                " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  w->commit = prep(w->db, "COMMIT");
+  w->rollback = prep(w->db, "ROLLBACK");
+  if (!w->begin || !w->ins || !w->commit || !w->rollback) {
+    int rc = db_err(w->db, e, "usage writer");
+    sc_gws_writer_close(w);
     return rc;
   }
+  /* checkpoints (and their fsync) are the checkpointer's job, not the writer's */
+  sqlite3_exec(w->db, "PRAGMA wal_autocheckpoint=0", NULL, NULL, NULL);
+  *out = w;
+  return 0;
+}
+
+void sc_gws_writer_close(sc_gws_writer *w) {
+  if (!w) return;
+  sqlite3_finalize(w->begin);
+  sqlite3_finalize(w->ins);
+  sqlite3_finalize(w->commit);
+  sqlite3_finalize(w->rollback);
+  free(w);
+}
+
+static int run1(sqlite3_stmt *st) {
+  int r = sqlite3_step(st);
+  sqlite3_reset(st);
+  return r == SQLITE_DONE ? 0 : -1;
+}
+
+int sc_gws_writer_insert(sc_gws_writer *w, const sc_usage_rec *r, int n, int *done, sc_err *e) {
+  sqlite3 *db = w->db;
+  sqlite3_stmt *st = w->ins;
+  *done = 0;
+  if (run1(w->begin)) return db_err(db, e, "usage begin");
   int rc = 0;
   for (int i = 0; i < n; i++) {
     const sc_usage_rec *u = &r[i];
-    sqlite3_reset(st);
     sqlite3_bind_text(st, 1, u->request_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, u->ts);
     sqlite3_bind_text(st, 3, u->tenant, -1, SQLITE_STATIC);
@@ -185,6 +218,7 @@ int sc_gws_usage_insert(sc_store *s, const sc_usage_rec *r, int n, int *done, sc
     sqlite3_bind_double(st, 15, u->duration_ms);
     sqlite3_bind_text(st, 16, u->status, -1, SQLITE_STATIC);
     int r2 = sqlite3_step(st);
+    sqlite3_reset(st);
     if (r2 == SQLITE_DONE) (*done)++;
     else if ((r2 & 0xff) != SQLITE_CONSTRAINT) {
       rc = db_err(db, e, "usage insert");
@@ -192,17 +226,21 @@ int sc_gws_usage_insert(sc_store *s, const sc_usage_rec *r, int n, int *done, sc
     } else
       sc_err_set(e, SC_EEXIST, "duplicate_usage", "usage record %s already stored", u->request_id);
   }
-  sqlite3_finalize(st);
+  sqlite3_clear_bindings(st);
+  if (!rc && run1(w->commit)) rc = db_err(db, e, "usage commit");
   if (rc) {
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    *done = 0;
-    return rc;
-  }
-  if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-    rc = db_err(db, e, "usage commit");
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    run1(w->rollback);
     *done = 0;
   }
+  return rc;
+}
+
+int sc_gws_usage_insert(sc_store *s, const sc_usage_rec *r, int n, int *done, sc_err *e) {
+  sc_gws_writer *w;
+  int rc = sc_gws_writer_open(s, &w, e);
+  if (rc) return rc;
+  rc = sc_gws_writer_insert(w, r, n, done, e);
+  sc_gws_writer_close(w);
   return rc;
 }
 

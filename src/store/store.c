@@ -556,3 +556,8 @@ int sc_store_delete_node(sc_store *s, const char *id, sc_err *e) {
   sqlite3_finalize(st);
   return rc;
 }
+
+int sc_store_checkpoint(sc_store *s) {
+  int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+  return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : SC_EIO;
+}

@@ -15,15 +15,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   call.client_gone = true;
   call.is_sse = true;
   call.client_usage = size && (data[0] & 1);
-  call.sse = evbuffer_new();
   size_t off = 0, step = size ? (size_t)data[0] % 17 + 1 : 1;
   while (off < size) { /* arrive in chunks, as from the network */
     size_t n = size - off < step ? size - off : step;
-    evbuffer_add(call.sse, data + off, n);
-    sse_feed(&call);
+    on_upstream_data(&call, (const char *)data + off, n);
     off += n;
   }
-  evbuffer_free(call.sse);
-  if (call.tail) evbuffer_free(call.tail);
+  free(call.sse.p);
+  free(call.out.p);
+  free(call.tail.p);
   return 0;
 }

@@ -2,7 +2,10 @@
  * load bound, retries skipping tried replicas, cool-down), key buckets, the usage table (no double
  * counting) and the group-commit writer. */
 #include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
+#include <event2/http.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,7 +233,7 @@ Test(gateway, writer_commits_every_record_once_before_its_callback) {
   event_base_free(loop);
 }
 
-/* ---- in process: a gateway on an evhttp server, called by an evhttp client on the same loop ---- */
+/* ---- in process: a gateway on net/hserver, called by libevent's evhttp client on the same loop ---- */
 
 static int got_status;
 static char got_body[2048];
@@ -248,7 +251,7 @@ static void on_reply(struct evhttp_request *r, void *arg) {
   event_base_loopbreak(loop);
 }
 
-static void serve_gw(struct evhttp_request *req, void *arg) { sc_gateway_handle(arg, req); }
+static void serve_gw(sc_hreq *req, void *arg) { sc_gateway_handle(arg, req); }
 
 static int call_gw(struct evhttp_connection *cn, const char *key, const char *body) {
   struct evhttp_request *r = evhttp_request_new(on_reply, NULL);
@@ -282,14 +285,12 @@ Test(gateway, answers_503_when_no_replica_is_ready_and_404_for_unknown_models) {
   cr_assert_eq(sc_gateway_create(loop, &o, &g, &e), 0, "%s", e.msg);
   sc_gw_replica rs[] = {rep("z1", "m", "eu", false)};
   sc_gateway_set_replicas(g, rs, 1);
-  struct evhttp *http = evhttp_new(loop);
-  evhttp_set_gencb(http, serve_gw, g);
-  struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
-  cr_assert_not_null(bs);
-  struct sockaddr_in sa;
-  socklen_t sl = sizeof sa;
-  getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&sa, &sl);
-  struct evhttp_connection *cn = evhttp_connection_base_new(loop, NULL, "127.0.0.1", ntohs(sa.sin_port));
+  sc_hsrv *http;
+  sc_hsrv_opts ho = {.max_body = 1 << 20, .cb = serve_gw, .arg = g};
+  cr_assert_eq(sc_hsrv_create(loop, &ho, &http, &e), 0);
+  char addr[64];
+  cr_assert_eq(sc_hsrv_listen(http, "127.0.0.1", 0, addr, sizeof addr, &e), 0, "%s", e.msg);
+  struct evhttp_connection *cn = evhttp_connection_base_new(loop, NULL, "127.0.0.1", (ev_uint16_t)strtol(strchr(addr, ':') + 1, NULL, 10));
   const char *body = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
   cr_assert_eq(call_gw(cn, text, body), 503);
   cr_assert(strstr(got_body, "\"no_ready_replica\""), "%s", got_body);
@@ -304,7 +305,7 @@ Test(gateway, answers_503_when_no_replica_is_ready_and_404_for_unknown_models) {
   cr_assert(strstr(got_body, "\"upstream_unavailable\""), "%s", got_body);
   evhttp_connection_free(cn);
   sc_gateway_destroy(g);
-  evhttp_free(http);
+  sc_hsrv_destroy(http);
   json_t *rows;
   cr_assert_eq(sc_gws_usage_query(s, "tenant", NULL, 0, 0, &rows, &e), 0);
   cr_assert_eq(json_array_size(rows), 0, "no usage for requests that reached no engine");
