@@ -32,6 +32,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -539,6 +540,19 @@ complete:
   return 1;
 }
 
+/* The parsed head points into `in`; after `in` moved, so must the slices. */
+static void rebase(sc_hreq *r, uintptr_t from, char *to) {
+#define MOVE(ptr) (ptr) = (ptr) ? to + ((uintptr_t)(ptr) - from) : NULL
+  MOVE(r->h.method.p);
+  MOVE(r->h.target.p);
+  MOVE(r->query.p);
+  for (int i = 0; i < r->h.nh; i++) {
+    MOVE(r->h.name[i].p);
+    MOVE(r->h.value[i].p);
+  }
+#undef MOVE
+}
+
 /* Reads what the socket has (until a short read). Returns false if the connection died. */
 static bool fill(conn *c) {
   size_t limit = MAX_HEAD + c->s->o.max_body * 2 + IN_MIN;
@@ -546,8 +560,10 @@ static bool fill(conn *c) {
     if (c->in_cap - c->in_len < IN_MIN / 2) {
       if (c->in_cap >= limit) return true; /* parse() will refuse what does not fit */
       size_t cap = c->in_cap ? c->in_cap * 2 : IN_MIN;
+      uintptr_t old = (uintptr_t)c->in;
       c->in = sc_xrealloc(c->in, cap);
       c->in_cap = cap;
+      if (c->head_done && old != (uintptr_t)c->in) rebase(&c->req, old, c->in);
     }
     size_t room = c->in_cap - c->in_len - 1; /* one byte kept for the body's NUL */
     ssize_t n = recv(c->fd, c->in + c->in_len, room, 0);
