@@ -191,6 +191,7 @@ static void usage_query(sc_gateway *g, sc_hreq *req) {
     return sc_http_reply_err(req, SC_EINVAL, &e);
   }
   json_t *rows;
+  gw_meter_sync(g->meter); /* every record journaled so far is counted */
   int rc = sc_gws_usage_query(g->store, by ? by : "tenant", tenant, s, u, &rows, &e);
   if (rc) return sc_http_reply_err(req, rc, &e);
   sc_http_reply_json(req, 200, json_pack("{s:s,s:o,s:o}", "by", by ? by : "tenant", "tenant",

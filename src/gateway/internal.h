@@ -1,6 +1,6 @@
 /*
  * internal.h — state shared by the gateway's files: gateway.c (keys, routing, proxying),
- * meter.c (the usage writer thread, group commit), admin.c (tenants, keys, usage, endpoints).
+ * meter.c (the usage journal and its ingester thread), admin.c (tenants, keys, usage, endpoints).
  * Everything except the writer thread's body runs on the control plane's event-loop thread.
  */
 #ifndef SC_GATEWAY_INTERNAL_H
@@ -51,12 +51,19 @@ typedef struct gw_endpoint {
 typedef void (*gw_meter_cb)(void *arg, bool stored);
 typedef struct gw_meter gw_meter;
 int gw_meter_start(struct event_base *base, const char *db_path, gw_meter **out, sc_err *e);
-/* Queues one record; cb(arg, stored) runs on the loop thread once its transaction committed
- * (stored=false: the write failed and was logged). */
+/* Queues one record; cb(arg, stored) runs on the loop thread once it is in the journal (at the end
+ * of this loop turn; stored=false: the write failed and was logged). */
 void gw_meter_submit(gw_meter *m, const sc_usage_rec *r, gw_meter_cb cb, void *arg);
 /* Writes what is queued, runs the callbacks, stops the thread. */
 void gw_meter_stop(gw_meter *m);
 int64_t gw_meter_committed(gw_meter *m);
+/* Waits (up to 5 s) until every record journaled so far is in the store: before usage queries. */
+void gw_meter_sync(gw_meter *m);
+/* The journal's record encoding (exposed for tests and the fuzz harness): encode writes at most
+ * 1024 bytes and returns the length; decode returns 1 (*used bytes read), 0 (incomplete) or -1
+ * (not a record). */
+size_t gw_journal_encode(const sc_usage_rec *r, char *out);
+int gw_journal_decode(const char *in, size_t n, sc_usage_rec *r, size_t *used);
 
 typedef struct gw_call gw_call;
 

@@ -2,8 +2,8 @@
  * gateway_store.h — the gateway's tables in the store (schema v2): tenants, api_keys, usage.
  *
  * The SQL lives here, on the store's connection (sc_store_db). Same threading rule as the
- * store: one sc_store per thread. The gateway opens two on the event loop (admin routes and key
- * loading; the usage writer, sc_gws_writer) and its checkpointer thread a third.
+ * store: one sc_store per thread. The gateway opens one on the event loop (admin routes, key
+ * loading) and its usage ingester thread another (sc_gws_writer).
  */
 #ifndef SC_STORE_GATEWAY_STORE_H
 #define SC_STORE_GATEWAY_STORE_H
@@ -67,8 +67,7 @@ int sc_gws_key_revoke(sc_store *s, const char *id, sc_err *e);
 int sc_gws_usage_insert(sc_store *s, const sc_usage_rec *r, int n, int *done, sc_err *e);
 
 /* A usage writer: sc_gws_usage_insert with its statements prepared once, for a connection that
- * writes batch after batch. Opening it turns the connection's automatic WAL checkpoints off
- * (sc_store_checkpoint, from another thread, does them). */
+ * writes batch after batch. */
 typedef struct sc_gws_writer sc_gws_writer;
 int sc_gws_writer_open(sc_store *s, sc_gws_writer **out, sc_err *e);
 int sc_gws_writer_insert(sc_gws_writer *w, const sc_usage_rec *r, int n, int *done, sc_err *e);

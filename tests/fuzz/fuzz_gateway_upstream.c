@@ -1,6 +1,7 @@
 /* Fuzz harness: what the gateway reads from engines — the SSE relay (event splitting, usage
  * extraction, usage stripping, content counting) fed in random slices, and the usage object of a
- * plain answer — on arbitrary bytes. The client is marked gone, so nothing is sent. */
+ * plain answer — and the usage journal's record decoder, on arbitrary bytes. The client is marked
+ * gone, so nothing is sent. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,5 +25,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   free(call.sse.p);
   free(call.out.p);
   free(call.tail.p);
+  /* the usage journal's decoder on the same bytes (a journal damaged on disk) */
+  sc_usage_rec r;
+  size_t used;
+  for (size_t at = 0; at < size && gw_journal_decode((const char *)data + at, size - at, &r, &used) == 1;) at += used;
   return 0;
 }

@@ -233,6 +233,62 @@ Test(gateway, writer_commits_every_record_once_before_its_callback) {
   event_base_free(loop);
 }
 
+Test(gateway, journal_records_round_trip_and_corruption_is_refused) {
+  sc_usage_rec a = rec(7, "tenant-a"), b;
+  snprintf(a.chip, sizeof a.chip, "H100-SXM-80GB");
+  a.ttft_ms = 12.5;
+  a.duration_ms = 99.25;
+  char buf[2048];
+  size_t n = gw_journal_encode(&a, buf), used = 0;
+  cr_assert_leq(n, 1024);
+  cr_assert_eq(gw_journal_decode(buf, n, &b, &used), 1);
+  cr_assert_eq(used, n);
+  cr_assert_eq(memcmp(&a, &b, sizeof a), 0, "every field survives");
+  cr_assert_eq(gw_journal_decode(buf, n - 1, &b, &used), 0, "a torn record is incomplete, not garbage");
+  cr_assert_eq(gw_journal_decode(buf, 5, &b, &used), 0);
+  buf[20] ^= 1;
+  cr_assert_eq(gw_journal_decode(buf, n, &b, &used), -1, "a flipped bit fails the CRC");
+  buf[20] ^= 1;
+  buf[0] = 'X';
+  cr_assert_eq(gw_journal_decode(buf, n, &b, &used), -1, "not a record");
+}
+
+Test(gateway, records_left_in_the_journal_by_a_crash_are_stored_at_start) {
+  sc_store *s;
+  sc_err e;
+  cr_assert_eq(sc_store_open(db, &s, &e), 0, "%s", e.msg);
+  /* segment 3: two records and a torn third (the process died inside a write); segment 5: one */
+  char buf[4096], path[400];
+  size_t n;
+  sc_usage_rec r1 = rec(1, "t"), r2 = rec(2, "t"), r3 = rec(3, "t"), r4 = rec(4, "t");
+  n = gw_journal_encode(&r1, buf);
+  n += gw_journal_encode(&r2, buf + n);
+  size_t torn = gw_journal_encode(&r3, buf + n);
+  snprintf(path, sizeof path, "%s/usage.journal.3", dir);
+  cr_assert_eq(sc_write_file_atomic(path, buf, n + torn / 2, 0600), 0);
+  n = gw_journal_encode(&r4, buf);
+  snprintf(path, sizeof path, "%s/usage.journal.5", dir);
+  cr_assert_eq(sc_write_file_atomic(path, buf, n, 0600), 0);
+  /* and record 1 was already stored before the crash: it must not count twice */
+  int done;
+  cr_assert_eq(sc_gws_usage_insert(s, &r1, 1, &done, &e), 0);
+  struct event_base *b = event_base_new();
+  gw_meter *m;
+  cr_assert_eq(gw_meter_start(b, db, &m, &e), 0, "%s", e.msg);
+  json_t *rows;
+  cr_assert_eq(sc_gws_usage_query(s, "tenant", "t", 0, 0, &rows, &e), 0);
+  cr_assert_eq(json_integer_value(json_object_get(json_array_get(rows, 0), "requests")), 3, "records 1, 2 and 4");
+  json_decref(rows);
+  snprintf(path, sizeof path, "%s/usage.journal.3", dir);
+  cr_assert_neq(access(path, F_OK), 0, "ingested segments are removed");
+  snprintf(path, sizeof path, "%s/usage.journal.6", dir);
+  cr_assert_eq(access(path, F_OK), 0, "new records go to a new segment");
+  gw_meter_stop(m);
+  cr_assert_neq(access(path, F_OK), 0, "a clean stop leaves no journal behind");
+  event_base_free(b);
+  sc_store_close(s);
+}
+
 /* ---- in process: a gateway on net/hserver, called by libevent's evhttp client on the same loop ---- */
 
 static int got_status;
