@@ -32,9 +32,7 @@
 #include "net/http.h"
 
 #define MOD "gateway"
-#define GW_MAX_TOKENS_CAP 1048576 /* longer than any model's context: beyond it, max_tokens is absurd */
 #define GW_DEFAULT_MAX_TOKENS 256 /* estimate for routing when the client gives none */
-#define GW_PREFIX_BYTES 512       /* prefix-affinity hash covers this much of the prompt */
 #define GW_COOL_MS 5000           /* a replica whose connection failed is skipped this long (if others can serve) */
 
 /* A growable byte buffer for one call's held-back and relayed bytes. */
@@ -54,9 +52,11 @@ struct gw_call {
   char path[32];
   char pref_region[64];
   bool stream, client_usage;
-  json_t *body;                      /* parsed request (rewritten per attempt when needed) */
+  json_t *body;                      /* parsed request, when the slow path or a rewrite needed it */
   const char *raw;                   /* the client's bytes (in the request, valid until it ends) */
   size_t rawlen;
+  char *fwd;                         /* the bytes to send upstream when not raw (owned) */
+  size_t fwdlen;
   uint64_t prefix_hash;
   int64_t est_prompt, est_tokens;
   int64_t ts_ms, t0_ns, ttft_ns;
@@ -349,6 +349,7 @@ static void call_free(gw_call *c) {
   else g->calls = c->next;
   if (c->next) c->next->prev = c->prev;
   json_decref(c->body);
+  free(c->fwd);
   free(c->sse.p);
   free(c->out.p);
   free(c->tail.p);
@@ -541,6 +542,7 @@ static bool plain_usage(const char *body, size_t n, int64_t *prompt, int64_t *co
   if (!at) return false;
   const char *v = at + 8;
   while (v < body + n && (*v == ' ' || *v == '\t' || *v == '\n' || *v == '\r')) v++;
+  if (gw_scan_usage(v, n - (size_t)(v - body), prompt, completion) == GW_SCAN_OK) return true;
   json_t *o = json_loadb(v, n - (size_t)(v - body), JSON_DISABLE_EOF_CHECK, NULL);
   bool ok = json_is_object(o);
   if (ok) {
@@ -632,6 +634,23 @@ static void upstream_done(gw_call *c, int how) {
 }
 
 /* Sends the request to the next replica, or answers 502/503 when none is left. */
+/* The upstream body as JSON: the client's, parsed if only bytes were kept, with include_usage set for
+ * streams. */
+static void ensure_body(gw_call *c) {
+  if (!c->body) {
+    sc_err e;
+    if (sc_json_parse_object(c->raw, c->rawlen, &c->body, &e)) c->body = json_object(); /* cannot happen: scanned */
+  }
+  if (c->stream) {
+    json_t *so = json_object_get(c->body, "stream_options");
+    if (!json_is_object(so)) {
+      so = json_object();
+      json_object_set_new(c->body, "stream_options", so);
+    }
+    json_object_set_new(so, "include_usage", json_true());
+  }
+}
+
 static void dispatch(gw_call *c) {
   sc_gateway *g = c->g;
   gw_rep *r = c->tries < GW_MAX_TRIES ? pick(g, c) : NULL;
@@ -653,11 +672,14 @@ static void dispatch(gw_call *c) {
   char xh[80];
   snprintf(xh, sizeof xh, "X-Request-Id: %s\r\n", c->reqid);
   static const sc_hcall_cbs cbs = {on_upstream_head, on_upstream_data, on_upstream_done};
-  if (r->upstream_model[0] || c->stream) {
+  if (r->upstream_model[0] || (c->body && c->stream && !c->client_usage)) {
+    ensure_body(c);
     if (r->upstream_model[0]) json_object_set_new(c->body, "model", json_string(r->upstream_model));
     char *t = json_dumps(c->body, JSON_COMPACT);
     c->uc = sc_hcli_post(g->cli, r->host, r->port, c->path, xh, t, strlen(t), &cbs, c);
     free(t);
+  } else if (c->fwd) {
+    c->uc = sc_hcli_post(g->cli, r->host, r->port, c->path, xh, c->fwd, c->fwdlen, &cbs, c);
   } else {
     c->uc = sc_hcli_post(g->cli, r->host, r->port, c->path, xh, c->raw, c->rawlen, &cbs, c);
   }
@@ -678,8 +700,9 @@ static void models_reply(sc_gateway *g, sc_hreq *req) {
   sc_http_reply_json(req, 200, json_pack("{s:s,s:o}", "object", "list", "data", data));
 }
 
-static uint64_t prefix_hash(json_t *body, bool chat, const char *model) {
-  uint64_t h = fnv1a(FNV_SEED, model, strlen(model));
+/* The slow path's text hash (scan.c computes the same on the raw bytes when no escapes are involved). */
+static uint64_t text_hash(json_t *body, bool chat) {
+  uint64_t h = FNV_SEED;
   size_t left = GW_PREFIX_BYTES;
   if (chat) {
     size_t i;
@@ -805,18 +828,42 @@ void sc_gateway_handle(sc_gateway *g, sc_hreq *req) {
     return gw_error(req, 413, "request_too_large", NULL, "request body is %zu bytes; the limit is %zu", blen,
                     g->opts.max_body);
   }
-  sc_err e;
+  /* the fast path proves the body valid and extracts what routing needs without a JSON tree; anything
+   * else (errors included) goes the slow way, through jansson */
+  gw_scan_result sr;
   json_t *body = NULL;
-  if (sc_json_parse_object(braw, blen, &body, &e)) {
-    g->errors_total++;
-    return gw_error(req, 400, "invalid_json", NULL, "%s", e.msg);
+  char model[64];
+  bool stream, client_usage;
+  int64_t max_tok;
+  uint64_t th;
+  bool fast = gw_scan(braw, blen, chat, &sr) == GW_SCAN_OK;
+  if (fast) {
+    memcpy(model, sr.model.p, sr.model.n);
+    model[sr.model.n] = 0;
+    stream = sr.stream;
+    client_usage = sr.include_usage;
+    max_tok = sr.max_tokens ? sr.max_tokens : -1;
+    th = sr.text_hash;
+  } else {
+    sc_err e;
+    if (sc_json_parse_object(braw, blen, &body, &e)) {
+      g->errors_total++;
+      return gw_error(req, 400, "invalid_json", NULL, "%s", e.msg);
+    }
+    if (!check_body(req, body, chat)) {
+      g->errors_total++;
+      json_decref(body);
+      return;
+    }
+    sc_strlcpy(model, json_string_value(json_object_get(body, "model")), sizeof model);
+    stream = json_is_true(json_object_get(body, "stream"));
+    json_t *so = json_object_get(body, "stream_options");
+    client_usage = json_is_object(so) && json_is_true(json_object_get(so, "include_usage"));
+    json_t *mt = json_object_get(body, "max_tokens");
+    if (!mt) mt = json_object_get(body, "max_completion_tokens");
+    max_tok = json_is_integer(mt) ? json_integer_value(mt) : -1;
+    th = text_hash(body, chat);
   }
-  if (!check_body(req, body, chat)) {
-    g->errors_total++;
-    json_decref(body);
-    return;
-  }
-  const char *model = json_string_value(json_object_get(body, "model"));
   bool known = false;
   for (int i = 0; i < g->nreps && !known; i++) known = strcmp(g->reps[i].r.model, model) == 0;
   if (!known) {
@@ -836,15 +883,21 @@ void sc_gateway_handle(sc_gateway *g, sc_hreq *req) {
   c->rawlen = blen;
   sc_strlcpy(c->model, model, sizeof c->model);
   if (k->rpm) k->rq_bucket -= 1.0;
-  c->stream = json_is_true(json_object_get(c->body, "stream"));
-  if (c->stream) {
-    json_t *so = json_object_get(c->body, "stream_options");
-    c->client_usage = json_is_object(so) && json_is_true(json_object_get(so, "include_usage"));
-    if (!json_is_object(so)) {
-      so = json_object();
-      json_object_set_new(c->body, "stream_options", so);
-    }
-    json_object_set_new(so, "include_usage", json_true());
+  c->stream = stream;
+  c->client_usage = stream && client_usage;
+  if (c->stream && !c->client_usage && fast && !sr.has_stream_options) {
+    /* the engine must report usage: splice "stream_options" in as the first member */
+    static const char ins[] = "\"stream_options\":{\"include_usage\":true},";
+    size_t at = sr.open + 1, il = sizeof ins - 1;
+    c->fwd = sc_xmalloc(blen + il);
+    memcpy(c->fwd, braw, at);
+    memcpy(c->fwd + at, ins, il);
+    memcpy(c->fwd + at + il, braw + at, blen - at);
+    c->fwdlen = blen + il;
+  } else if (c->stream && !c->client_usage && !c->body) {
+    ensure_body(c); /* stream_options without include_usage: rewritten through jansson */
+  } else if (c->body && c->stream && !c->client_usage) {
+    ensure_body(c);
   }
   sc_strlcpy(c->key_id, k->id, sizeof c->key_id);
   sc_strlcpy(c->tenant, k->tenant, sizeof c->tenant);
@@ -852,11 +905,9 @@ void sc_gateway_handle(sc_gateway *g, sc_hreq *req) {
   char hrb[64];
   const char *hr = sc_hreq_header(req, "X-Suanchi-Region", hrb, sizeof hrb);
   sc_strlcpy(c->pref_region, hr && hr[0] ? hr : k->region, sizeof c->pref_region);
-  c->prefix_hash = prefix_hash(c->body, chat, c->model);
-  json_t *mt = json_object_get(c->body, "max_tokens");
-  if (!mt) mt = json_object_get(c->body, "max_completion_tokens");
+  c->prefix_hash = mix64(th ^ fnv1a(FNV_SEED, c->model, strlen(c->model)));
   c->est_prompt = (int64_t)blen / 4 + 1;
-  c->est_tokens = c->est_prompt + (json_is_integer(mt) ? json_integer_value(mt) : GW_DEFAULT_MAX_TOKENS);
+  c->est_tokens = c->est_prompt + (max_tok > 0 ? max_tok : GW_DEFAULT_MAX_TOKENS);
   c->ts_ms = sc_wall_ms();
   c->t0_ns = sc_mono_ns();
   snprintf(c->reqid, sizeof c->reqid, "req-%s%08x", g->rid_prefix, (unsigned)++g->rid_counter);

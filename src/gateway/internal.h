@@ -13,10 +13,13 @@
 
 #include "gateway/gateway.h"
 #include "net/hclient.h"
+#include "net/hparse.h"
 #include "store/gateway_store.h"
 #include "store/store.h"
 
 #define GW_MAX_ENDPOINTS 64
+#define GW_MAX_TOKENS_CAP 1048576 /* longer than any model's context: beyond it, max_tokens is absurd */
+#define GW_PREFIX_BYTES 512       /* prefix-affinity hash covers this much of the prompt */
 #define GW_MAX_TRIES 3
 
 /* One API key as the hot path sees it, with its rate-limit buckets. */
@@ -89,6 +92,22 @@ struct sc_gateway {
   char rid_prefix[9];            /* request ids: req-<random prefix><counter>, unique across restarts */
   uint32_t rid_counter;
 };
+
+/* scan.c: the fast path for request bodies (see the file's comment) */
+typedef struct gw_scan_result {
+  sc_hslice model;          /* the model name (no escapes in it) */
+  bool stream;              /* "stream": true */
+  bool has_stream_options;  /* "stream_options" is an object */
+  bool include_usage;       /* ... with "include_usage": true */
+  int64_t max_tokens;       /* max_tokens, else max_completion_tokens; 0 if neither */
+  uint64_t text_hash;       /* FNV-1a of the first GW_PREFIX_BYTES of the prompt's text */
+  size_t open;              /* offset of the body's '{' */
+} gw_scan_result;
+enum { GW_SCAN_OK = 0, GW_SCAN_SLOW = 1 };
+int gw_scan(const char *body, size_t n, bool chat, gw_scan_result *r);
+/* The integer prompt_tokens and completion_tokens of the object at p (what follows it is ignored);
+ * GW_SCAN_SLOW when it is not that simple (the caller asks jansson). */
+int gw_scan_usage(const char *p, size_t n, int64_t *prompt, int64_t *completion);
 
 /* gateway.c */
 int gw_keys_reload(sc_gateway *g, sc_err *e);

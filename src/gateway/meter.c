@@ -99,20 +99,35 @@ static void seg_path(const char *dir, int64_t seg, char *out, size_t cap) {
 
 /* ---------- encoding ---------- */
 
-static uint32_t crc32(const void *p, size_t n) {
-  static uint32_t table[256];
-  static bool ready;
-  if (!ready) { /* idempotent: racing threads compute the same table */
-    for (uint32_t i = 0; i < 256; i++) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      table[i] = c;
-    }
-    ready = true;
+/* CRC-32 (IEEE), slicing by 8. */
+static uint32_t crc_table[8][256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_init(void) {
+  for (uint32_t i = 0; i < 256; i++) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+    crc_table[0][i] = c;
   }
-  uint32_t c = 0xFFFFFFFFu;
+  for (int t = 1; t < 8; t++)
+    for (int i = 0; i < 256; i++) crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
+}
+
+static uint32_t crc32(const void *p, size_t n) {
+  pthread_once(&crc_once, crc_init);
   const unsigned char *s = p;
-  for (size_t i = 0; i < n; i++) c = table[(c ^ s[i]) & 0xff] ^ (c >> 8);
+  uint32_t c = 0xFFFFFFFFu;
+  while (n >= 8) {
+    uint32_t a, b;
+    memcpy(&a, s, 4);
+    memcpy(&b, s + 4, 4);
+    a ^= c;
+    c = crc_table[7][a & 0xff] ^ crc_table[6][(a >> 8) & 0xff] ^ crc_table[5][(a >> 16) & 0xff] ^ crc_table[4][a >> 24] ^
+        crc_table[3][b & 0xff] ^ crc_table[2][(b >> 8) & 0xff] ^ crc_table[1][(b >> 16) & 0xff] ^ crc_table[0][b >> 24];
+    s += 8;
+    n -= 8;
+  }
+  while (n--) c = crc_table[0][(c ^ *s++) & 0xff] ^ (c >> 8);
   return c ^ 0xFFFFFFFFu;
 }
 

@@ -253,6 +253,23 @@ Test(gateway, journal_records_round_trip_and_corruption_is_refused) {
   cr_assert_eq(gw_journal_decode(buf, n, &b, &used), -1, "not a record");
 }
 
+Test(gateway, journal_crc_is_the_standard_crc32) {
+  /* a record framed by another implementation (Python's zlib.crc32) decodes */
+  static const char rec[] =
+      "\x53\x43\x55\x31\x5f\x00\x00\x00\x07\x72\x65\x71\x2d\x61\x62\x63\x02\x74\x31\x02\x6b\x31\x02\x6d"
+      "\x31\x02\x6d\x31\x05\x65\x70\x2d\x65\x31\x08\x65\x78\x74\x65\x72\x6e\x61\x6c\x08\x65\x78\x74\x65"
+      "\x72\x6e\x61\x6c\x02\x65\x75\x04\x48\x31\x30\x30\x02\x6f\x6b\x00\xa4\x19\x12\xa2\x01\x00\x00\x0c"
+      "\x00\x00\x00\x00\x00\x00\x00\x08\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xf8\x3f\x00"
+      "\x00\x00\x00\x00\x00\x04\x40\x79\x89\x2a\xd6";
+  sc_usage_rec r;
+  size_t used;
+  cr_assert_eq(gw_journal_decode(rec, sizeof rec - 1, &r, &used), 1);
+  cr_assert_eq(used, sizeof rec - 1);
+  cr_assert_str_eq(r.request_id, "req-abc");
+  cr_assert_str_eq(r.chip, "H100");
+  cr_assert_eq(r.completion_tokens, 8);
+}
+
 Test(gateway, records_left_in_the_journal_by_a_crash_are_stored_at_start) {
   sc_store *s;
   sc_err e;
