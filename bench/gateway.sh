@@ -145,4 +145,6 @@ wrk -t2 -c"$STREAMS" -d"${DUR}s" --timeout 30s --latency -s "$T/stream.lua" "$GW
   grep -E 'streams completed|Requests/sec|50%|99%|Non-2xx|Socket errors'
 sleep 2
 after=$("$SUANCHI" usage --json | jq '[.rows[].requests] | add')
-echo "usage records for the streams: $((after - before)); failed records: $("$SUANCHI" usage --json | jq '[.rows[].failed] | add')"
+echo "usage records for the streams: $((after - before)); by status over the whole run:" \
+  "$("$SUANCHI" usage --by status --json | jq -r '[.rows[] | "\(.group) \(.requests)"] | join(", ")')"
+echo "(client_gone: streams wrk cut off when its run ended, metered with the tokens they had received)"

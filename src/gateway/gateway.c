@@ -350,11 +350,32 @@ static void call_free(gw_call *c) {
   if (c->next) c->next->prev = c->prev;
   json_decref(c->body);
   free(c->fwd);
+  bool small = c->sse.cap + c->out.cap + c->tail.cap + c->resp.cap <= (256u << 10);
+  if (g->nfree < 1024 && small && !g->stopping) { /* kept, buffers and all, for the next request */
+    c->next = g->free_calls;
+    g->free_calls = c;
+    g->nfree++;
+    return;
+  }
   free(c->sse.p);
   free(c->out.p);
   free(c->tail.p);
   free(c->resp.p);
   free(c);
+}
+
+static gw_call *call_new(sc_gateway *g) {
+  gw_call *c = g->free_calls;
+  if (!c) return sc_xcalloc(1, sizeof *c);
+  g->free_calls = c->next;
+  g->nfree--;
+  gbuf keep[4] = {c->sse, c->out, c->tail, c->resp};
+  memset(c, 0, sizeof *c);
+  c->sse = (gbuf){keep[0].p, 0, keep[0].cap};
+  c->out = (gbuf){keep[1].p, 0, keep[1].cap};
+  c->tail = (gbuf){keep[2].p, 0, keep[2].cap};
+  c->resp = (gbuf){keep[3].p, 0, keep[3].cap};
+  return c;
 }
 
 /* Ends the client's request with an error answer (dropped if the client left) and frees the call. */
@@ -872,7 +893,7 @@ void sc_gateway_handle(sc_gateway *g, sc_hreq *req) {
     json_decref(body);
     return;
   }
-  gw_call *c = sc_xcalloc(1, sizeof *c);
+  gw_call *c = call_new(g);
   c->g = g;
   c->req = req;
   c->next = g->calls;
@@ -972,6 +993,15 @@ void sc_gateway_destroy(sc_gateway *g) {
     call_free(c);
   }
   sc_hcli_destroy(g->cli);
+  while (g->free_calls) {
+    gw_call *c = g->free_calls;
+    g->free_calls = c->next;
+    free(c->sse.p);
+    free(c->out.p);
+    free(c->tail.p);
+    free(c->resp.p);
+    free(c);
+  }
   sc_store_close(g->store);
   free(g->keys);
   free(g->kslots);

@@ -87,6 +87,8 @@ struct sc_gateway {
   int nreps;
   sc_hcli *cli;                  /* keep-alive connections to the engines */
   gw_call *calls;                /* in flight (doubly linked) */
+  gw_call *free_calls;           /* ended calls kept for reuse (with their buffers) */
+  int nfree;
   int64_t requests_total, errors_total;
   bool stopping;
   char rid_prefix[9];            /* request ids: req-<random prefix><counter>, unique across restarts */

@@ -79,7 +79,8 @@ struct gw_meter {
   struct event *ev;         /* the append: made active by the first record of a turn, or a retry timer */
   bool armed, stopping;
   item *q, **qtail;
-  int nq, tries;
+  item *spare;              /* items kept for reuse */
+  int nspare, nq, tries;
   char *buf;
   size_t cap;
   int64_t committed;        /* records journaled */
@@ -440,7 +441,13 @@ static void append(gw_meter *m) {
   while (head) { /* callbacks may queue new records: they go into the next turn's append */
     item *next = head->next;
     if (head->cb) head->cb(head->arg, !err);
-    free(head);
+    if (m->nspare < 4096) {
+      head->next = m->spare;
+      m->spare = head;
+      m->nspare++;
+    } else {
+      free(head);
+    }
     head = next;
   }
 }
@@ -495,7 +502,13 @@ fail:
 }
 
 void gw_meter_submit(gw_meter *m, const sc_usage_rec *r, gw_meter_cb cb, void *arg) {
-  item *it = sc_xmalloc(sizeof *it);
+  item *it = m->spare;
+  if (it) {
+    m->spare = it->next;
+    m->nspare--;
+  } else {
+    it = sc_xmalloc(sizeof *it);
+  }
   it->rec = *r;
   it->cb = cb;
   it->arg = arg;
@@ -549,6 +562,11 @@ void gw_meter_stop(gw_meter *m) {
   pthread_mutex_destroy(&m->mu);
   pthread_cond_destroy(&m->cv);
   pthread_cond_destroy(&m->done_cv);
+  while (m->spare) {
+    item *it = m->spare;
+    m->spare = it->next;
+    free(it);
+  }
   free(m->buf);
   free(m->dir);
   free(m->dbpath);

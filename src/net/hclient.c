@@ -68,7 +68,8 @@ struct sc_hcall {
   struct event *tmo;   /* the timeout; made active at once to report an early failure from the loop */
   int early;           /* that failure (SC_HCALL_*), 0 if none */
   char *req;
-  size_t req_len, req_sent;
+  size_t req_cap, req_len, req_sent;
+  sc_hcall *next_free;
   bool reused, retried, started, head_done, chunked, until_close, cancelled;
   int64_t body_left;
   sc_http_chunked ck;
@@ -80,6 +81,8 @@ struct sc_hcli {
   int64_t timeout_ms;
   upstream **ups;
   int nups;
+  sc_hcall *free_calls;     /* ended calls kept for reuse (with their buffer and timer) */
+  int nfree;
 };
 
 /* ---------- connections ---------- */
@@ -164,8 +167,17 @@ static hconn *conn_new(sc_hcli *cl, upstream *up) {
 
 /* ---------- calls ---------- */
 
+/* Ends a call's life: kept for the next post (timer and request buffer included) or freed. */
 static void call_free(sc_hcall *k) {
-  if (k->tmo) event_free(k->tmo);
+  sc_hcli *cl = k->cl;
+  event_del(k->tmo);
+  if (cl->nfree < 256 && k->req_cap <= (64u << 10)) {
+    k->next_free = cl->free_calls;
+    cl->free_calls = k;
+    cl->nfree++;
+    return;
+  }
+  event_free(k->tmo);
   free(k->req);
   free(k);
 }
@@ -403,19 +415,37 @@ sc_hcall *sc_hcli_post(sc_hcli *cl, const char *host, int port, const char *path
     cl->ups = sc_xrealloc(cl->ups, sizeof *cl->ups * (size_t)(cl->nups + 1));
     cl->ups[cl->nups++] = up;
   }
-  sc_hcall *k = sc_xcalloc(1, sizeof *k);
+  sc_hcall *k = cl->free_calls;
+  struct event *tmo = NULL;
+  char *req = NULL;
+  size_t req_cap = 0;
+  if (k) {
+    cl->free_calls = k->next_free;
+    cl->nfree--;
+    tmo = k->tmo;
+    req = k->req;
+    req_cap = k->req_cap;
+    memset(k, 0, sizeof *k);
+  } else {
+    k = sc_xcalloc(1, sizeof *k);
+  }
   k->cl = cl;
   k->up = up;
   k->cbs = *cbs;
   k->arg = arg;
   size_t xl = xhdr ? strlen(xhdr) : 0, cap = strlen(path) + strlen(host) + xl + n + 160;
-  k->req = sc_xmalloc(cap);
+  if (cap > req_cap) {
+    free(req);
+    req = sc_xmalloc(req_cap = cap);
+  }
+  k->req = req;
+  k->req_cap = req_cap;
   int hl = snprintf(k->req, cap,
                     "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s\r\n",
                     path, host, port, n, xhdr ? xhdr : "");
   memcpy(k->req + hl, body, n);
   k->req_len = (size_t)hl + n;
-  k->tmo = event_new(cl->base, -1, 0, on_tmo, k);
+  k->tmo = tmo ? tmo : event_new(cl->base, -1, 0, on_tmo, k);
   struct timeval tv = {(time_t)(cl->timeout_ms / 1000), (suseconds_t)(cl->timeout_ms % 1000) * 1000};
   event_add(k->tmo, &tv);
   attach(k, false);
@@ -449,6 +479,13 @@ void sc_hcli_destroy(sc_hcli *cl) {
   for (int i = 0; i < cl->nups; i++) {
     while (cl->ups[i]->idle) conn_close(cl->ups[i]->idle);
     free(cl->ups[i]);
+  }
+  while (cl->free_calls) {
+    sc_hcall *k = cl->free_calls;
+    cl->free_calls = k->next_free;
+    event_free(k->tmo);
+    free(k->req);
+    free(k);
   }
   free(cl->ups);
   free(cl);

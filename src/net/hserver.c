@@ -296,13 +296,39 @@ static bool out_pending(const conn *c) { return c->out_len > c->out_sent || c->f
 
 /* ---------- answers ---------- */
 
+static void out_str(conn *c, const char *s) { out_add(c, s, strlen(s)); }
+
+/* Decimal digits of v (>= 0) into buf; returns the length. */
+static size_t dec(char *buf, uint64_t v) {
+  char t[24];
+  size_t n = 0;
+  do t[n++] = (char)('0' + v % 10); while ((v /= 10));
+  for (size_t i = 0; i < n; i++) buf[i] = t[n - 1 - i];
+  return n;
+}
+
+/* The status line and headers (no printf: this runs for every answer). */
 static void head(conn *c, int status, const char *ctype, int64_t content_length) {
   sc_hreq *r = &c->req;
-  out_printf(c, "HTTP/1.1 %d %s\r\n", status, sc_http_reason(status));
-  if (ctype) out_printf(c, "Content-Type: %s\r\n", ctype);
+  char num[24];
+  if (status < 100 || status > 999) status = 500;
+  out_add(c, "HTTP/1.1 ", 9);
+  out_add(c, num, dec(num, (uint64_t)status));
+  out_add(c, " ", 1);
+  out_str(c, sc_http_reason(status));
+  if (ctype) {
+    out_add(c, "\r\nContent-Type: ", 16);
+    out_str(c, ctype);
+  }
+  out_add(c, "\r\n", 2);
   if (r->hdrs_len) out_add(c, r->hdrs, r->hdrs_len);
-  if (content_length >= 0) out_printf(c, "Content-Length: %lld\r\n", (long long)content_length);
-  else if (r->chunked_out) out_add(c, "Transfer-Encoding: chunked\r\n", 28);
+  if (content_length >= 0) {
+    out_add(c, "Content-Length: ", 16);
+    out_add(c, num, dec(num, (uint64_t)content_length));
+    out_add(c, "\r\n", 2);
+  } else if (r->chunked_out) {
+    out_add(c, "Transfer-Encoding: chunked\r\n", 28);
+  }
   if (c->close_after) out_add(c, "Connection: close\r\n\r\n", 21);
   else if (c->keep_alive_10) out_add(c, "Connection: keep-alive\r\n\r\n", 26);
   else out_add(c, "\r\n", 2);
