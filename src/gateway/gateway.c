@@ -538,10 +538,12 @@ static void sse_event(gw_call *c, char *ev, size_t n) {
 /* Splits what arrived into events and relays them in one write. */
 static void sse_feed(gw_call *c) {
   size_t at = 0;
-  for (;;) {
-    char *end = c->sse.n - at >= 2 ? memmem(c->sse.p + at, c->sse.n - at, "\n\n", 2) : NULL;
+  for (;;) { /* events end with a blank line: LF LF or CR LF CR LF */
+    char *lf = c->sse.n - at >= 2 ? memmem(c->sse.p + at, c->sse.n - at, "\n\n", 2) : NULL;
+    char *crlf = c->sse.n - at >= 4 ? memmem(c->sse.p + at, c->sse.n - at, "\r\n\r\n", 4) : NULL;
+    char *end = lf && (!crlf || lf < crlf) ? lf : crlf;
     if (!end) break;
-    size_t n = (size_t)(end - (c->sse.p + at)) + 2;
+    size_t n = (size_t)(end - (c->sse.p + at)) + (end == lf ? 2 : 4);
     sse_event(c, c->sse.p + at, n);
     at += n;
   }
@@ -881,7 +883,7 @@ void sc_gateway_handle(sc_gateway *g, sc_hreq *req) {
     json_t *so = json_object_get(body, "stream_options");
     client_usage = json_is_object(so) && json_is_true(json_object_get(so, "include_usage"));
     json_t *mt = json_object_get(body, "max_tokens");
-    if (!mt) mt = json_object_get(body, "max_completion_tokens");
+    if (!json_is_integer(mt)) mt = json_object_get(body, "max_completion_tokens");
     max_tok = json_is_integer(mt) ? json_integer_value(mt) : -1;
     th = text_hash(body, chat);
   }

@@ -99,8 +99,8 @@ struct sc_gateway {
 typedef struct gw_scan_result {
   sc_hslice model;          /* the model name (no escapes in it) */
   bool stream;              /* "stream": true */
-  bool has_stream_options;  /* "stream_options" is an object */
-  bool include_usage;       /* ... with "include_usage": true */
+  bool has_stream_options;  /* "stream_options" is present (an object or null) */
+  bool include_usage;       /* ... an object with "include_usage": true */
   int64_t max_tokens;       /* max_tokens, else max_completion_tokens; 0 if neither */
   uint64_t text_hash;       /* FNV-1a of the first GW_PREFIX_BYTES of the prompt's text */
   size_t open;              /* offset of the body's '{' */

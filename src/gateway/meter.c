@@ -92,6 +92,7 @@ struct gw_meter {
   bool stop, kick;          /* under mu */
   pthread_t th;
   bool started;
+  _Atomic bool dead;        /* the ingester could not start: syncs do not wait */
 };
 
 static void seg_path(const char *dir, int64_t seg, char *out, size_t cap) {
@@ -300,6 +301,10 @@ static void *ingester(void *arg) {
   if (sc_store_open(m->dbpath, &db, &e) || sc_gws_writer_open(db, &w, &e)) {
     sc_error(MOD, "usage ingester cannot start (%s); records stay in the journal until the next start", e.msg);
     sc_store_close(db);
+    atomic_store(&m->dead, true);
+    pthread_mutex_lock(&m->mu);
+    pthread_cond_broadcast(&m->done_cv);
+    pthread_mutex_unlock(&m->mu);
     return NULL;
   }
   /* allocated once: freeing big blocks would unmap them, and munmap stalls every thread of the
@@ -359,7 +364,17 @@ static void *ingester(void *arg) {
         failed = true;
         break;
       }
-      if (used == 0) break; /* the loop appends whole records: only a finished segment can end torn */
+      if (used == 0) {
+        if (POS_SEG(end) == seg) break; /* the loop appends whole records: wait for the rest */
+        /* a finished segment that ends torn (a write that failed half-way): drop the end, move on */
+        sc_warn(MOD, "%s: a torn record at byte %lld was dropped", path, (long long)off);
+        close(rfd);
+        rfd = -1;
+        if (unlink(path) != 0) sc_warn(MOD, "cannot remove %s: %s", path, strerror(errno));
+        at = POS(seg + 1, 0);
+        atomic_store(&m->ingested, at);
+        continue;
+      }
       at = POS(seg, off + used);
       atomic_store(&m->ingested, at);
     }
@@ -414,8 +429,12 @@ static void append(gw_meter *m) {
     }
     off += (size_t)w;
   }
-  if (err && off && ftruncate(m->jfd, (off_t)m->len) != 0) /* no torn record */
-    sc_warn(MOD, "cannot cut a partial usage record: %s", strerror(errno));
+  if (err && off && ftruncate(m->jfd, (off_t)m->len) != 0) { /* no torn record in the middle of a segment */
+    sc_warn(MOD, "cannot cut a partial usage record: %s; starting a new segment", strerror(errno));
+    int64_t torn = m->len + (int64_t)off;
+    if (open_seg(m, m->seg + 1) == 0) atomic_store(&m->appended, POS(m->seg, 0)); /* the ingester drops the torn end */
+    else m->len = torn;
+  }
   if (!err) {
     m->len += (int64_t)len;
     atomic_store(&m->appended, POS(m->seg, m->len));
@@ -533,7 +552,7 @@ void gw_meter_sync(gw_meter *m) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   ts.tv_sec += 5;
-  while (atomic_load(&m->ingested) < target)
+  while (atomic_load(&m->ingested) < target && !atomic_load(&m->dead))
     if (pthread_cond_timedwait(&m->done_cv, &m->mu, &ts) == ETIMEDOUT) {
       sc_warn(MOD, "usage: the store is behind the journal; the answer may miss the latest records");
       break;

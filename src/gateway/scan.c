@@ -139,7 +139,7 @@ static bool num(scanner *s, int64_t *ival, bool *is_int) {
     if (p < s->end && (*p == '+' || *p == '-')) p++;
     const char *x = p;
     while (p < s->end && *p >= '0' && *p <= '9') p++;
-    if (p == x || p - x > 2) return false; /* exponents jansson might find out of range: slow path */
+    if (p == x || p - x > 2 || digits > 15) return false; /* what might overflow a double: slow path */
   }
   if (integer && digits > 18) return false;   /* jansson refuses integers over 64 bits */
   if (!integer && digits > 300) return false;
@@ -322,9 +322,9 @@ static bool top_key(scanner *s, sc_hslice k, void *ctx, int depth) {
     return lit(s, "false") || lit(s, "null");
   }
   if (IS("stream_options")) {
+    r->has_stream_options = true; /* present: a stream is then rewritten through jansson, not spliced */
     if (lit(s, "null")) return true;
     if (s->p >= s->end || *s->p != '{') return false;
-    r->has_stream_options = true;
     return object(s, depth + 1, usage_key, &r->include_usage);
   }
   if (IS("max_tokens")) return max_tokens(s, &t->seen_mt, &t->mt);

@@ -314,8 +314,8 @@ static bool process(sc_hcall *k) {
       }
       if (!deliver(k, d, dl)) goto cancelled;
       off += used;
-      if (rc == SC_HP_DONE) {
-        call_end(k, SC_HCALL_OK, !k->until_close && off == cn->in_len);
+      if (rc == SC_HP_DONE) { /* reused only if nothing is left over either way */
+        call_end(k, SC_HCALL_OK, !k->until_close && off == cn->in_len && k->req_sent == k->req_len);
         return false;
       }
     }
@@ -325,8 +325,8 @@ static bool process(sc_hcall *k) {
     if (!deliver(k, cn->in + off, take)) goto cancelled;
     off += take;
     k->body_left -= (int64_t)take;
-    if (!k->body_left) {
-      call_end(k, SC_HCALL_OK, !k->until_close && off == cn->in_len);
+    if (!k->body_left) { /* an early answer with part of the request unsent: the connection is not reusable */
+      call_end(k, SC_HCALL_OK, !k->until_close && off == cn->in_len && k->req_sent == k->req_len);
       return false;
     }
   } else { /* until the engine closes */
@@ -440,9 +440,10 @@ sc_hcall *sc_hcli_post(sc_hcli *cl, const char *host, int port, const char *path
   }
   k->req = req;
   k->req_cap = req_cap;
+  bool v6 = strchr(host, ':') != NULL; /* Host: [::1]:8000 */
   int hl = snprintf(k->req, cap,
-                    "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s\r\n",
-                    path, host, port, n, xhdr ? xhdr : "");
+                    "POST %s HTTP/1.1\r\nHost: %s%s%s:%d\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s\r\n",
+                    path, v6 ? "[" : "", host, v6 ? "]" : "", port, n, xhdr ? xhdr : "");
   memcpy(k->req + hl, body, n);
   k->req_len = (size_t)hl + n;
   k->tmo = tmo ? tmo : event_new(cl->base, -1, 0, on_tmo, k);

@@ -38,7 +38,8 @@ typedef struct sc_hcall_cbs {
 
 /* timeout_ms bounds each call from its start to its last byte. */
 sc_hcli *sc_hcli_create(struct event_base *base, int64_t timeout_ms);
-/* Closes every connection; calls in flight are cancelled without callbacks. Accepts NULL. */
+/* Closes the pooled connections. Calls in flight must have been cancelled (sc_hcall_cancel) or
+ * ended first. Accepts NULL. */
 void sc_hcli_destroy(sc_hcli *c);
 
 /* POSTs body to http://host:port/path. xhdr: extra header lines, each "Name: value\r\n" (may be

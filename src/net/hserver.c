@@ -272,6 +272,7 @@ static void flush(conn *c) {
       return conn_kill(c);
     }
     c->out_sent += (size_t)n;
+    c->last_ms = sc_mono_ms(); /* a client that reads slowly is not idle */
   }
   c->out_len = c->out_sent = 0;
   while (c->file_left) {
@@ -519,6 +520,7 @@ static int parse(conn *c) {
       const char *d, *why = NULL;
       int rc = sc_http_chunked_feed(&c->ck, c->in + c->ck_pos, c->in_len - c->ck_pos, &used, &d, &dl, &why);
       if (rc == SC_HP_ERROR) return fail(c, 400, "bad_chunked_body", why), 1;
+      /* (decoded bytes are dropped from `in` below, so the raw framing never counts against the cap) */
       if (dl) {
         if (c->ck_len + dl > c->s->o.max_body) {
           char msg[128];
@@ -533,6 +535,11 @@ static int parse(conn *c) {
         c->ck_len += dl;
       }
       c->ck_pos += used;
+      if (rc != SC_HP_DONE && c->ck_pos > hl) { /* what was decoded is copied out: drop it from `in` */
+        memmove(c->in + hl, c->in + c->ck_pos, c->in_len - c->ck_pos);
+        c->in_len -= c->ck_pos - hl;
+        c->ck_pos = hl;
+      }
       if (rc == SC_HP_DONE) {
         if (!r->ck_body) r->ck_body = sc_xmalloc(1);
         r->ck_body[c->ck_len] = 0;

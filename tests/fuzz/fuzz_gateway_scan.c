@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     CHECK(m && strlen(m) == r.model.n && memcmp(m, r.model.p, r.model.n) == 0);
     CHECK(json_is_true(json_object_get(o, "stream")) == r.stream);
     json_t *so = json_object_get(o, "stream_options");
-    CHECK(json_is_object(so) == r.has_stream_options);
+    CHECK((so != NULL) == r.has_stream_options);
     CHECK((json_is_object(so) && json_is_true(json_object_get(so, "include_usage"))) == r.include_usage);
     json_t *mt = json_object_get(o, "max_tokens");
     if (json_is_integer(mt)) CHECK(r.max_tokens == json_integer_value(mt));

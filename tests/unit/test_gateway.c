@@ -233,6 +233,49 @@ Test(gateway, writer_commits_every_record_once_before_its_callback) {
   event_base_free(loop);
 }
 
+Test(gateway, body_scanner_takes_the_slow_path_for_what_it_cannot_prove) {
+  gw_scan_result r;
+  const char *ok = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\\n\"}],\"max_tokens\":5}";
+  cr_assert_eq(gw_scan(ok, strlen(ok), true, &r), GW_SCAN_OK);
+  cr_assert_eq(r.max_tokens, 5);
+  cr_assert_eq(r.model.n, 1);
+  /* stream_options: null is present: the stream is rewritten through jansson, never spliced (a duplicate key) */
+  const char *sn = "{\"model\":\"m\",\"messages\":[1],\"stream\":true,\"stream_options\":null}";
+  cr_assert_eq(gw_scan(sn, strlen(sn), true, &r), GW_SCAN_OK);
+  cr_assert(r.stream && r.has_stream_options && !r.include_usage);
+  static const char *const slow[] = {
+      "{\"model\":\"m\",\"messages\":[1],\"x\":1000000000000000000e20}", /* might overflow a double */
+      "{\"model\":\"m\",\"messages\":[1],\"x\":12345678901234567890}",   /* over 64 bits */
+      "{\"model\":\"m\",\"messages\":[1],\"model\":\"n\"}",             /* duplicate */
+      "{\"model\":\"m\",\"messages\":[]}",                                /* empty messages */
+      "{\"model\":\"m\",\"messages\":[1],\"max_tokens\":0}",             /* out of range */
+      "{\"model\":\"m\",\"messages\":[1],\"max_tokens\":1.0}",           /* not an integer */
+      "{\"model\":\"m\",\"messages\":[1]} x",                             /* trailing bytes */
+      "{\"model\":\"m\",\"messages\":[\"\\u0000\"]}",                    /* NUL */
+      "{\"model\":\"m\",\"messages\":[\"\\ud800\"]}",                    /* lone surrogate */
+      "{\"model\":\"m\",\"messages\":[\"\xc0\xaf\"]}",                   /* overlong UTF-8 */
+  };
+  for (size_t i = 0; i < sizeof slow / sizeof slow[0]; i++)
+    cr_assert_eq(gw_scan(slow[i], strlen(slow[i]), true, &r), GW_SCAN_SLOW, "case %zu", i);
+}
+
+Test(gateway, sse_events_split_on_lf_and_crlf_blank_lines) {
+  gw_call c;
+  memset(&c, 0, sizeof c);
+  c.client_gone = true;
+  c.is_sse = true;
+  const char *lf = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n";
+  const char *crlf = "data: {\"choices\":[{\"delta\":{\"content\":\"b\"}}]}\r\n\r\ndata: [DONE]\r\n\r\n";
+  on_upstream_data(&c, lf, strlen(lf));
+  on_upstream_data(&c, crlf, strlen(crlf));
+  cr_assert_eq(c.content_chunks, 2);
+  cr_assert(c.done_seen);
+  cr_assert_eq(c.sse.n, 0, "nothing left unsplit");
+  free(c.sse.p);
+  free(c.out.p);
+  free(c.tail.p);
+}
+
 Test(gateway, journal_records_round_trip_and_corruption_is_refused) {
   sc_usage_rec a = rec(7, "tenant-a"), b;
   snprintf(a.chip, sizeof a.chip, "H100-SXM-80GB");

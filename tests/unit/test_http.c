@@ -271,6 +271,19 @@ Test(http_server, chunked_upload_and_100_continue) {
   put(fd, "PUT /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nwiki\r\n5\r\npedia\r\n0\r\n\r\n");
   read_until(fd, "wikipedia", buf, sizeof buf);
   cr_assert(strstr(buf, "4 9 h=- q=- body=wikipedia"), "%s", buf);
+  /* 40,000 one-byte chunks: 240 KB of framing for a 40 KB body under a 64 KiB cap is accepted */
+  static char up[40000 * 6 + 128];
+  size_t ul = (size_t)snprintf(up, sizeof up, "PUT /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+  for (int i = 0; i < 40000; i++) memcpy(up + ul, "1\r\nq\r\n", 6), ul += 6;
+  memcpy(up + ul, "0\r\n\r\n", 5);
+  ul += 5;
+  for (size_t o = 0; o < ul;) {
+    ssize_t w = write(fd, up + o, ul - o);
+    cr_assert_gt(w, 0);
+    o += (size_t)w;
+  }
+  read_until(fd, "qqqq", buf, sizeof buf);
+  cr_assert(strstr(buf, "4 40000 h=- q=- body=qq"), "%.200s", buf);
   put(fd, "POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n");
   read_until(fd, "100 Continue\r\n\r\n", buf, sizeof buf);
   cr_assert(strstr(buf, "HTTP/1.1 100 Continue"), "%s", buf);
