@@ -293,6 +293,16 @@ static void set_idle(bool idle) {
     sc_debug(MOD, "usage ingester: cannot change its scheduling: %s", strerror(errno));
 }
 
+/* A finished segment is stored: close and delete it; the next one's position is published. */
+static uint64_t segment_done(gw_meter *m, int *rfd, const char *path, int64_t seg) {
+  close(*rfd);
+  *rfd = -1;
+  if (unlink(path) != 0) sc_warn(MOD, "cannot remove %s: %s", path, strerror(errno));
+  uint64_t at = POS(seg + 1, 0);
+  atomic_store(&m->ingested, at);
+  return at;
+}
+
 static void *ingester(void *arg) {
   gw_meter *m = arg;
   sc_store *db = NULL;
@@ -352,11 +362,7 @@ static void *ingester(void *arg) {
       }
       if (r == 0) { /* the end of a finished segment: all of it is stored */
         if (POS_SEG(end) == seg) break;
-        close(rfd);
-        rfd = -1;
-        if (unlink(path) != 0) sc_warn(MOD, "cannot remove %s: %s", path, strerror(errno));
-        at = POS(seg + 1, 0);
-        atomic_store(&m->ingested, at);
+        at = segment_done(m, &rfd, path, seg);
         continue;
       }
       int64_t used = ingest_buf(w, recs, buf, (size_t)r, path);
@@ -368,11 +374,7 @@ static void *ingester(void *arg) {
         if (POS_SEG(end) == seg) break; /* the loop appends whole records: wait for the rest */
         /* a finished segment that ends torn (a write that failed half-way): drop the end, move on */
         sc_warn(MOD, "%s: a torn record at byte %lld was dropped", path, (long long)off);
-        close(rfd);
-        rfd = -1;
-        if (unlink(path) != 0) sc_warn(MOD, "cannot remove %s: %s", path, strerror(errno));
-        at = POS(seg + 1, 0);
-        atomic_store(&m->ingested, at);
+        at = segment_done(m, &rfd, path, seg);
         continue;
       }
       at = POS(seg, off + used);

@@ -248,16 +248,19 @@ static void hash_text(scanner *s, sc_hslice t) {
   s->hash_left -= n;
 }
 
+/* A string whose text goes into the hash. */
+static bool hashed_str(scanner *s) {
+  sc_hslice t;
+  bool esc;
+  if (!str(s, &t, &esc)) return false;
+  hash_text(s, t);
+  return true;
+}
+
 /* A message object: validated; the text of its "content" (when a string) goes into the hash. */
 static bool message_key(scanner *s, sc_hslice key, void *ctx, int depth) {
   (void)ctx;
-  if (key.n == 7 && memcmp(key.p, "content", 7) == 0 && s->p < s->end && *s->p == '"') {
-    sc_hslice t;
-    bool esc;
-    if (!str(s, &t, &esc)) return false;
-    hash_text(s, t);
-    return true;
-  }
+  if (key.n == 7 && memcmp(key.p, "content", 7) == 0 && s->p < s->end && *s->p == '"') return hashed_str(s);
   return value(s, depth + 1);
 }
 
@@ -269,13 +272,7 @@ static bool message(scanner *s, void *ctx, int depth) {
 /* The first element of a prompt array, when a string, goes into the hash. */
 static bool prompt_item(scanner *s, void *ctx, int depth) {
   int *seen = ctx;
-  if (!(*seen)++ && s->p < s->end && *s->p == '"') {
-    sc_hslice t;
-    bool esc;
-    if (!str(s, &t, &esc)) return false;
-    hash_text(s, t);
-    return true;
-  }
+  if (!(*seen)++ && s->p < s->end && *s->p == '"') return hashed_str(s);
   return value(s, depth + 1);
 }
 
