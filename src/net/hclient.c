@@ -466,7 +466,6 @@ void sc_hcall_cancel(sc_hcall *k) {
   call_free(k);
 }
 
-int sc_hcall_started(const sc_hcall *k) { return k->started; }
 
 sc_hcli *sc_hcli_create(struct event_base *base, int64_t timeout_ms) {
   sc_hcli *cl = sc_xcalloc(1, sizeof *cl);

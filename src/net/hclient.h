@@ -52,7 +52,4 @@ sc_hcall *sc_hcli_post(sc_hcli *c, const char *host, int port, const char *path,
  * Safe from inside the call's own head/data callbacks. */
 void sc_hcall_cancel(sc_hcall *k);
 
-/* Whether any byte of the response has arrived. */
-int sc_hcall_started(const sc_hcall *k);
-
 #endif

@@ -195,11 +195,7 @@ int sc_gws_writer_insert(sc_gws_writer *w, const sc_usage_rec *r, int n, int *do
   sqlite3 *db = w->db;
   sqlite3_stmt *st = w->ins;
   *done = 0;
-  if (run1(w->begin)) {
-    int busy = (sqlite3_errcode(db) & 0xff) == SQLITE_BUSY;
-    int rc = db_err(db, e, "usage begin");
-    return busy ? sc_err_set(e, SC_EUNAVAIL, "busy", "%s", e->msg) : rc;
-  }
+  if (run1(w->begin)) return db_err(db, e, "usage begin");
   int rc = 0;
   for (int i = 0; i < n; i++) {
     const sc_usage_rec *u = &r[i];

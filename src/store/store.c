@@ -557,10 +557,3 @@ int sc_store_delete_node(sc_store *s, const char *id, sc_err *e) {
   return rc;
 }
 
-int sc_store_checkpoint(sc_store *s, bool restart, int *frames) {
-  int log = 0, done = 0;
-  int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, restart ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE,
-                                     &log, &done);
-  if (frames) *frames = log;
-  return rc == SQLITE_OK ? 0 : rc == SQLITE_BUSY ? SC_EUNAVAIL : SC_EIO;
-}

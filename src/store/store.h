@@ -80,11 +80,6 @@ void sc_store_close(sc_store *s);
 struct sqlite3;
 struct sqlite3 *sc_store_db(sc_store *s);
 int sc_store_schema_version(sc_store *s);
-/* A WAL checkpoint. restart=false: passive (copies committed pages into the database file and syncs
- * it, without blocking writers). restart=true: waits for the writer, copies the rest and makes the
- * next writer start the WAL from its beginning (so it stops growing). *frames (may be NULL) gets the
- * frames in the WAL. Returns 0, SC_EUNAVAIL (busy) or SC_EIO. */
-int sc_store_checkpoint(sc_store *s, bool restart, int *frames);
 
 /* Settings (key → text). get returns SC_ENOENT when absent; buf gets the NUL-terminated value. */
 int sc_store_get_setting(sc_store *s, const char *key, char *buf, size_t cap);
