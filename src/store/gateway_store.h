@@ -1,5 +1,5 @@
 /*
- * gateway_store.h — the gateway's tables in the store (schema v2): tenants, api_keys, usage.
+ * gateway_store.h — the gateway's tables in the store (schema v3): tenants, api_keys, usage.
  *
  * The SQL lives here, on the store's connection (sc_store_db). Same threading rule as the
  * store: one sc_store per thread. The gateway opens one on the event loop (admin routes, key

@@ -16,7 +16,7 @@
 
 #include "base/err.h"
 
-#define SC_STORE_SCHEMA_VERSION 2
+#define SC_STORE_SCHEMA_VERSION 3
 
 typedef struct sc_store sc_store;
 

@@ -6,6 +6,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +198,66 @@ Test(gateway, usage_rows_are_never_counted_twice) {
   json_decref(rows);
   cr_assert_neq(sc_gws_usage_query(s, "color", NULL, 0, 0, &rows, &e), 0);
   cr_assert(strstr(e.msg, "'color'"));
+  sc_store_close(s);
+}
+
+static int64_t count_sql(sc_store *s, const char *sql) {
+  sqlite3_stmt *st;
+  cr_assert_eq(sqlite3_prepare_v2(sc_store_db(s), sql, -1, &st, NULL), SQLITE_OK);
+  cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+  int64_t v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+Test(gateway, a_duplicate_in_a_group_of_rows_keeps_the_others_of_the_group) {
+  sc_store *s;
+  sc_err e;
+  cr_assert_eq(sc_store_open(db, &s, &e), 0, "%s", e.msg);
+  static sc_usage_rec r[100];
+  for (int i = 0; i < 100; i++) r[i] = rec(i, "a");
+  int done;
+  cr_assert_eq(sc_gws_usage_insert(s, r + 40, 1, &done, &e), 0, "%s", e.msg);
+  cr_assert_eq(done, 1);
+  /* rows go in groups of 32: the second group (32..63) holds the one already stored */
+  cr_assert_eq(sc_gws_usage_insert(s, r, 100, &done, &e), 0, "%s", e.msg);
+  cr_assert_eq(done, 99);
+  cr_assert(strstr(e.msg, "req-40"), "%s", e.msg);
+  cr_assert_eq(count_sql(s, "SELECT COUNT(*) FROM usage"), 100);
+  cr_assert_eq(count_sql(s, "SELECT SUM(completion_tokens) FROM usage"), 99 * 100 / 2);
+  cr_assert_eq(count_sql(s, "SELECT COUNT(*) FROM usage WHERE request_id = 'req-63' AND tenant = 'a' AND model = 'm1'"),
+               1);
+  sc_store_close(s);
+}
+
+Test(gateway, usage_dimensions_are_stored_once_each_however_many_there_are) {
+  sc_store *s;
+  sc_err e;
+  cr_assert_eq(sc_store_open(db, &s, &e), 0, "%s", e.msg);
+  sc_gws_writer *w;
+  cr_assert_eq(sc_gws_writer_open(s, &w, &e), 0, "%s", e.msg);
+  /* more distinct tenants than the writer's id cache holds, twice over, in several batches */
+  static sc_usage_rec r[2000];
+  for (int i = 0; i < 2000; i++) {
+    char t[16];
+    snprintf(t, sizeof t, "t%d", i % 1000);
+    r[i] = rec(i, t);
+    snprintf(r[i].model, sizeof r[i].model, "m");
+  }
+  int done, total = 0;
+  for (int i = 0; i < 2000; i += 500) {
+    cr_assert_eq(sc_gws_writer_insert(w, r + i, 500, &done, &e), 0, "%s", e.msg);
+    total += done;
+  }
+  cr_assert_eq(total, 2000);
+  cr_assert_eq(count_sql(s, "SELECT COUNT(*) FROM usage_dims"), 1000);
+  cr_assert_eq(count_sql(s, "SELECT COUNT(*) FROM usage WHERE tenant = 't7'"), 2);
+  json_t *rows;
+  cr_assert_eq(sc_gws_usage_query(s, "tenant", "t999", 0, 0, &rows, &e), 0, "%s", e.msg);
+  cr_assert_eq(json_array_size(rows), 1);
+  cr_assert_eq(json_integer_value(json_object_get(json_array_get(rows, 0), "completion_tokens")), 999 + 1999);
+  json_decref(rows);
+  sc_gws_writer_close(w);
   sc_store_close(s);
 }
 

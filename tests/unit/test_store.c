@@ -62,6 +62,47 @@ Test(store, refuses_newer_schema) {
   cr_assert(strstr(e.msg, "newer than this binary"), "%s", e.msg);
 }
 
+Test(store, migrates_usage_of_schema_2_into_rows_and_dimensions) {
+  sc_store *s = open_store();
+  sc_store_close(s);
+  /* put the database back at schema 2: the usage table as it was, with three records */
+  sqlite3 *raw;
+  cr_assert_eq(sqlite3_open(db, &raw), SQLITE_OK);
+  const char *v2 =
+      "DROP VIEW usage; DROP TABLE usage_rows; DROP TABLE usage_dims;"
+      "CREATE TABLE usage(request_id TEXT PRIMARY KEY, ts INTEGER NOT NULL, tenant TEXT NOT NULL, key_id TEXT NOT NULL,"
+      "  deployment TEXT NOT NULL, model TEXT NOT NULL, replica TEXT NOT NULL, node_id TEXT NOT NULL, owner TEXT NOT NULL,"
+      "  region TEXT NOT NULL, chip TEXT NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,"
+      "  ttft_ms REAL NOT NULL, duration_ms REAL NOT NULL, status TEXT NOT NULL);"
+      "CREATE INDEX usage_tenant_ts ON usage(tenant, ts);"
+      "INSERT INTO usage VALUES('r1', 1000, 'acme', 'k1', 'd', 'm', 'rep1', 'n1', 'self', 'hainan', 'H100', 10, 5, 1.5,"
+      "  9.0, 'ok'), ('r2', 2000, 'acme', 'k1', 'd', 'm', 'rep1', 'n1', 'self', 'hainan', 'H100', 20, 7, 2.5, 8.0,"
+      "  'failed'), ('r3', 3000, 'beta', 'k2', 'd', 'm', 'rep2', 'n2', 'pool', 'gansu', '910B', 30, 9, 3.5, 7.0, 'ok');"
+      "PRAGMA user_version=2;";
+  char *msg = NULL;
+  cr_assert_eq(sqlite3_exec(raw, v2, NULL, NULL, &msg), SQLITE_OK, "%s", msg ? msg : "");
+  sqlite3_close(raw);
+  s = open_store();
+  cr_assert_eq(sc_store_schema_version(s), SC_STORE_SCHEMA_VERSION);
+  sqlite3_stmt *st;
+  cr_assert_eq(sqlite3_prepare_v2(sc_store_db(s),
+                                  "SELECT (SELECT COUNT(*) FROM usage_dims), group_concat(request_id || ':' || ts || ':' ||"
+                                  " tenant || ':' || key_id || ':' || replica || ':' || node_id || ':' || owner || ':' ||"
+                                  " region || ':' || chip || ':' || prompt_tokens || ':' || completion_tokens || ':' ||"
+                                  " ttft_ms || ':' || duration_ms || ':' || status, ' ') FROM"
+                                  " (SELECT * FROM usage ORDER BY request_id)",
+                                  -1, &st, NULL),
+               SQLITE_OK);
+  cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+  cr_assert_eq(sqlite3_column_int(st, 0), 2, "two distinct sets of dimensions");
+  cr_assert_str_eq((const char *)sqlite3_column_text(st, 1),
+                   "r1:1000:acme:k1:rep1:n1:self:hainan:H100:10:5:1.5:9.0:ok "
+                   "r2:2000:acme:k1:rep1:n1:self:hainan:H100:20:7:2.5:8.0:failed "
+                   "r3:3000:beta:k2:rep2:n2:pool:gansu:910B:30:9:3.5:7.0:ok");
+  sqlite3_finalize(st);
+  sc_store_close(s);
+}
+
 Test(store, unique_names) {
   sc_store *s = open_store();
   sc_err e;
