@@ -693,7 +693,10 @@ static void dispatch(gw_call *c) {
   r->inflight++;
   c->headers_seen = false;
   char xh[80];
-  snprintf(xh, sizeof xh, "X-Request-Id: %s\r\n", c->reqid);
+  size_t rl = strlen(c->reqid);
+  memcpy(xh, "X-Request-Id: ", 14);
+  memcpy(xh + 14, c->reqid, rl);
+  memcpy(xh + 14 + rl, "\r\n", 3);
   static const sc_hcall_cbs cbs = {on_upstream_head, on_upstream_data, on_upstream_done};
   if (r->upstream_model[0] || (c->body && c->stream && !c->client_usage)) {
     ensure_body(c);
@@ -783,6 +786,15 @@ static bool check_body(sc_hreq *req, json_t *b, bool chat) {
       return gw_error(req, 400, "invalid_type", "prompt", "'prompt' must be a string or an array"), false;
   }
   return true;
+}
+
+/* "req-" prefix and counter as 8 hex digits (no printf: this runs for every request). */
+static void make_reqid(char dst[40], const char *prefix, uint32_t counter) {
+  size_t pl = strnlen(prefix, 9);
+  memcpy(dst, "req-", 4);
+  memcpy(dst + 4, prefix, pl);
+  for (int i = 0; i < 8; i++) dst[4 + pl + (size_t)i] = "0123456789abcdef"[(counter >> (28 - 4 * i)) & 15];
+  dst[12 + pl] = '\0';
 }
 
 void sc_gateway_handle(sc_gateway *g, sc_hreq *req) {
@@ -933,7 +945,7 @@ void sc_gateway_handle(sc_gateway *g, sc_hreq *req) {
   c->est_tokens = c->est_prompt + (max_tok > 0 ? max_tok : GW_DEFAULT_MAX_TOKENS);
   c->ts_ms = sc_wall_ms();
   c->t0_ns = sc_mono_ns();
-  snprintf(c->reqid, sizeof c->reqid, "req-%s%08x", g->rid_prefix, (unsigned)++g->rid_counter);
+  make_reqid(c->reqid, g->rid_prefix, ++g->rid_counter);
   sc_hreq_add_header(req, "X-Request-Id", c->reqid);
   sc_hreq_on_close(req, on_client_close, c);
   dispatch(c);

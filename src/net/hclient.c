@@ -40,6 +40,8 @@ typedef struct hconn hconn;
 typedef struct upstream {
   char host[128];
   int port;
+  char head[224];    /* " HTTP/1.1\r\nHost: ...\r\nContent-Type: application/json\r\nContent-Length: " */
+  size_t head_len;
   struct sockaddr_storage sa;
   socklen_t salen;
   bool resolved;
@@ -403,6 +405,11 @@ static void on_tmo(evutil_socket_t fd, short what, void *arg) {
   call_end(k, SC_HCALL_TIMEOUT, false);
 }
 
+static char *put(char *w, const void *p, size_t n) {
+  if (n) memcpy(w, p, n);
+  return w + n;
+}
+
 sc_hcall *sc_hcli_post(sc_hcli *cl, const char *host, int port, const char *path, const char *xhdr,
                        const char *body, size_t n, const sc_hcall_cbs *cbs, void *arg) {
   upstream *up = NULL;
@@ -412,6 +419,10 @@ sc_hcall *sc_hcli_post(sc_hcli *cl, const char *host, int port, const char *path
     up = sc_xcalloc(1, sizeof *up);
     sc_strlcpy(up->host, host, sizeof up->host);
     up->port = port;
+    bool v6 = strchr(host, ':') != NULL; /* Host: [::1]:8000 */
+    up->head_len = (size_t)snprintf(up->head, sizeof up->head,
+                                    " HTTP/1.1\r\nHost: %s%s%s:%d\r\nContent-Type: application/json\r\nContent-Length: ",
+                                    v6 ? "[" : "", up->host, v6 ? "]" : "", port);
     cl->ups = sc_xrealloc(cl->ups, sizeof *cl->ups * (size_t)(cl->nups + 1));
     cl->ups[cl->nups++] = up;
   }
@@ -433,19 +444,30 @@ sc_hcall *sc_hcli_post(sc_hcli *cl, const char *host, int port, const char *path
   k->up = up;
   k->cbs = *cbs;
   k->arg = arg;
-  size_t xl = xhdr ? strlen(xhdr) : 0, cap = strlen(path) + strlen(host) + xl + n + 160;
+  /* the request head without printf (it runs for every call) */
+  size_t pl = strlen(path), xl = xhdr ? strlen(xhdr) : 0, cap = 5 + pl + up->head_len + 24 + xl + 2 + n;
   if (cap > req_cap) {
     free(req);
     req = sc_xmalloc(req_cap = cap);
   }
   k->req = req;
   k->req_cap = req_cap;
-  bool v6 = strchr(host, ':') != NULL; /* Host: [::1]:8000 */
-  int hl = snprintf(k->req, cap,
-                    "POST %s HTTP/1.1\r\nHost: %s%s%s:%d\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s\r\n",
-                    path, v6 ? "[" : "", host, v6 ? "]" : "", port, n, xhdr ? xhdr : "");
-  memcpy(k->req + hl, body, n);
-  k->req_len = (size_t)hl + n;
+  char *w = req;
+  w = put(w, "POST ", 5);
+  w = put(w, path, pl);
+  w = put(w, up->head, up->head_len);
+  char digits[24];
+  size_t nd = 0;
+  for (size_t v = n;; v /= 10) {
+    digits[nd++] = (char)('0' + v % 10);
+    if (v < 10) break;
+  }
+  while (nd) *w++ = digits[--nd];
+  w = put(w, "\r\n", 2);
+  w = put(w, xhdr, xl);
+  w = put(w, "\r\n", 2);
+  w = put(w, body, n);
+  k->req_len = (size_t)(w - req);
   k->tmo = tmo ? tmo : event_new(cl->base, -1, 0, on_tmo, k);
   struct timeval tv = {(time_t)(cl->timeout_ms / 1000), (suseconds_t)(cl->timeout_ms % 1000) * 1000};
   event_add(k->tmo, &tv);
