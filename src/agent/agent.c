@@ -19,6 +19,7 @@
  */
 #include "agent/agent.h"
 #include "agent/replicas.h"
+#include "agent/tunnel.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -53,6 +54,7 @@ typedef struct vnode {
   char state_path[4096];
   sc_devset *devs;
   sc_replicas *reps; /* engines this node runs (single-node agents only) */
+  sc_tunnels *tunnels; /* --tunnel: connections to the server for those engines */
   int64_t next_ms; /* monotonic */
   int failures;
   bool away;       /* last heartbeat failed */
@@ -253,6 +255,23 @@ static bool beat(worker *w, sc_client *cl, vnode *v, int64_t interval) {
   return true;
 }
 
+/* Keeps tunnels for the ready replicas. When one just became ready, waits (up to 2 s) for its
+ * first tunnel before the heartbeat reports it, so the gateway never routes to a replica it has no
+ * connection to. */
+static void sync_tunnels(vnode *v, bool changed) {
+  sc_tunnel_target tt[64];
+  int n = sc_replicas_ready_ports(v->reps, tt, 64);
+  sc_tunnels_set(v->tunnels, tt, n);
+  if (!changed) return;
+  for (int64_t until = sc_mono_ms() + 2000; sc_mono_ms() < until && !atomic_load(&g_stop);) {
+    bool all = true;
+    for (int i = 0; i < n && all; i++) all = sc_tunnels_linked(v->tunnels, tt[i].id) > 0;
+    if (all) return;
+    struct timespec ts = {0, 20 * 1000000};
+    nanosleep(&ts, NULL);
+  }
+}
+
 /* One real node: heartbeats plus the engines it runs. Wakes every 500 ms to supervise the engines
  * and heartbeats early when one changed state, so the gateway learns about it quickly. */
 static void single_node_loop(worker *w) {
@@ -263,6 +282,7 @@ static void single_node_loop(worker *w) {
   while (!atomic_load(&g_stop)) {
     int64_t now = sc_mono_ms();
     bool changed = v->reps && sc_replicas_tick(v->reps, sc_wall_ms());
+    if (v->tunnels) sync_tunnels(v, changed);
     if (changed && !v->away) v->next_ms = now;
     if (now >= v->next_ms && !beat(w, cl, v, interval)) break;
     int64_t until = sc_mono_ms() + 500;
@@ -380,8 +400,12 @@ int sc_agent_run(const sc_agent_opts *o, sc_err *e) {
     ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
     self[sl > 0 ? sl : 0] = 0;
     sc_replicas_opts ro = {.state_dir = o->state_dir, .server = o->server, .credential = nodes[0].credential,
-                           .advertise = o->advertise, .self_exe = self, .devices = nodes[0].devs};
+                           .advertise = o->advertise, .tunnel = o->tunnel, .self_exe = self, .devices = nodes[0].devs};
     nodes[0].reps = sc_replicas_create(&ro);
+    if (o->tunnel) {
+      if ((rc = sc_tunnels_start(o->server, nodes[0].credential, (int)o->tunnels, &nodes[0].tunnels, e))) goto out;
+      sc_info(MOD, "engines are served through tunnels to %s (%lld per replica)", o->server, (long long)o->tunnels);
+    }
   }
   if (o->simulate_nodes > 0)
     sc_info(MOD, "%lld virtual nodes up (%lld joined, %lld resumed), heartbeat every %llds", (long long)n,
@@ -410,6 +434,7 @@ int sc_agent_run(const sc_agent_opts *o, sc_err *e) {
 out:
   sc_client_destroy(cl);
   for (int64_t i = 0; i < n; i++) {
+    sc_tunnels_stop(nodes[i].tunnels);
     sc_replicas_destroy(nodes[i].reps);
     sc_devices_close(nodes[i].devs);
   }

@@ -5,6 +5,7 @@
 #ifndef SC_AGENT_AGENT_H
 #define SC_AGENT_AGENT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/err.h"
@@ -21,6 +22,8 @@ typedef struct sc_agent_opts {
   int64_t threads;          /* worker threads for --simulate-nodes */
   int64_t run_for_s;        /* >0: stop after this long and print heartbeat statistics */
   const char *advertise;    /* host the gateway reaches this node's engines at (default 127.0.0.1) */
+  bool tunnel;              /* behind NAT: the gateway reaches the engines through tunnels the agent dials */
+  int64_t tunnels;          /* tunnel connections per replica (default 16) */
 } sc_agent_opts;
 
 /* Runs until SIGINT/SIGTERM (or run_for_s). Returns 0 on a clean stop, an error when the node

@@ -8,7 +8,7 @@
 
 int sc_cmd_agent(int argc, char **argv) {
   sc_agent_opts o = {.server = "http://127.0.0.1:7700", .devices = "auto", .state_dir = "./suanchi-agent",
-                     .heartbeat_s = 5, .threads = 4};
+                     .heartbeat_s = 5, .threads = 4, .tunnels = 16};
   const char *level = "info";
   sc_flag flags[] = {
       {.name = "server", .type = SC_FLAG_STR, .out = &o.server, .help = "control plane URL (default http://127.0.0.1:7700)"},
@@ -22,6 +22,8 @@ int sc_cmd_agent(int argc, char **argv) {
       {.name = "threads", .type = SC_FLAG_I64, .out = &o.threads, .min = 1, .max = 64, .help = "threads for --simulate-nodes (default 4)"},
       {.name = "run-for", .type = SC_FLAG_DURATION, .out = &o.run_for_s, .help = "stop after this long and print heartbeat statistics as JSON"},
       {.name = "advertise", .type = SC_FLAG_STR, .out = &o.advertise, .help = "host the gateway reaches this node's engines at (default 127.0.0.1)"},
+      {.name = "tunnel", .type = SC_FLAG_BOOL, .out = &o.tunnel, .help = "behind NAT: serve the engines through connections the agent dials to the server (no inbound ports)"},
+      {.name = "tunnels", .type = SC_FLAG_I64, .out = &o.tunnels, .min = 1, .max = 1024, .help = "tunnel connections per replica: requests in flight to one replica at most (default 16)"},
       {.name = "log-level", .type = SC_FLAG_STR, .out = &level, .help = "debug|info|warn|error (default info)"},
       {0}};
   sc_args args;

@@ -11,6 +11,7 @@
  * to STATE/replicas/ID/engine.log.
  */
 #include "agent/replicas.h"
+#include "agent/tunnel.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -60,7 +61,7 @@ sc_replicas *sc_replicas_create(const sc_replicas_opts *o) {
   r->o = *o;
   sc_strlcpy(r->server, o->server, sizeof r->server);
   sc_strlcpy(r->credential, o->credential, sizeof r->credential);
-  sc_strlcpy(r->advertise, o->advertise ? o->advertise : "127.0.0.1", sizeof r->advertise);
+  sc_strlcpy(r->advertise, o->advertise && !o->tunnel ? o->advertise : "127.0.0.1", sizeof r->advertise);
   sc_strlcpy(r->self_exe, o->self_exe, sizeof r->self_exe);
   sc_strlcpy(r->state_dir, o->state_dir, sizeof r->state_dir);
   r->curl = curl_easy_init();
@@ -98,6 +99,20 @@ void sc_replicas_destroy(sc_replicas *r) {
   while (r->n) forget(r, r->n - 1);
   curl_easy_cleanup(r->curl);
   free(r);
+}
+
+int sc_replicas_ready_ports(const sc_replicas *r, sc_tunnel_target *out, int max) {
+  int n = 0;
+  for (int i = 0; i < r->n && n < max; i++) {
+    const rep *p = &r->v[i];
+    const char *colon = strrchr(p->endpoint, ':');
+    if (p->pid <= 0 || strcmp(p->state, "ready") != 0 || !colon) continue;
+    memset(&out[n], 0, sizeof out[n]);
+    sc_strlcpy(out[n].id, p->id, sizeof out[n].id);
+    out[n].port = atoi(colon + 1);
+    if (out[n].port > 0) n++;
+  }
+  return n;
 }
 
 int sc_replicas_count(const sc_replicas *r) { return r->n; }
@@ -453,9 +468,14 @@ json_t *sc_replicas_report(const sc_replicas *r) {
   json_t *a = json_array();
   for (int i = 0; i < r->n; i++) {
     const rep *p = &r->v[i];
+    char tun[64];
+    const char *ep = strcmp(p->state, "failed") == 0 ? "" : p->endpoint;
+    if (r->o.tunnel && ep[0]) {
+      snprintf(tun, sizeof tun, "tunnel://%s", p->id);
+      ep = tun;
+    }
     json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:i}", "id", p->id, "state", p->state, "reason", p->reason,
-                                       "endpoint", strcmp(p->state, "failed") == 0 ? "" : p->endpoint, "restarts",
-                                       p->restarts));
+                                       "endpoint", ep, "restarts", p->restarts));
   }
   return a;
 }

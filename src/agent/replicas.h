@@ -23,6 +23,8 @@ typedef struct sc_replicas_opts {
   const char *server;     /* control plane URL, for model downloads */
   const char *credential; /* node credential */
   const char *advertise;  /* host the gateway reaches engines at (default 127.0.0.1) */
+  bool tunnel;            /* the gateway reaches engines through tunnels: endpoints are reported
+                             as tunnel://ID and engines are reached on 127.0.0.1 */
   const char *self_exe;   /* the suanchi binary to run engines with */
   sc_devset *devices;
 } sc_replicas_opts;
@@ -37,6 +39,9 @@ bool sc_replicas_tick(sc_replicas *r, int64_t now_ms);
 /* [{"id","state","reason","endpoint","restarts"}] (new reference). */
 json_t *sc_replicas_report(const sc_replicas *r);
 int sc_replicas_count(const sc_replicas *r);
+/* The ready replicas and their engines' local ports (for tunnels); returns how many (<= max). */
+struct sc_tunnel_target;
+int sc_replicas_ready_ports(const sc_replicas *r, struct sc_tunnel_target *out, int max);
 
 /* The command line and environment of a replica (exposed for tests): fills argv (NULL-ended,
  * strings owned by the caller's buffer) and env "NAME=VALUE" (or ""); returns 0 or SC_EINVAL with

@@ -5,7 +5,7 @@
  * call is authenticated by a bearer credential whose kind picks the role:
  *   sca.…  admin (operator)       every /api/v1 route except the agent routes
  *   scj.…  join token             POST /api/v1/agent/register only
- *   scn.…  node credential        POST /api/v1/agent/heartbeat only
+ *   scn.…  node credential        the agent routes: heartbeat, model downloads, tunnels
  * A missing or unknown credential is 401; a valid one on the wrong route is 403.
  *
  * Node state machine (st.state is liveness, st.admin_state is the operator's intent):
@@ -613,6 +613,32 @@ fail:
   reply_err(k, rc, &e);
 }
 
+/* GET /api/v1/agent/tunnel?replica=ID with "Upgrade: suanchi-tunnel": an agent behind NAT hands
+ * the gateway a connection to one of its replicas' engines (docs/internals/tunnels.md). After the
+ * 101 answer the socket carries the gateway's HTTP requests to the engine, relayed by the agent. */
+static void agent_tunnel(call *k) {
+  ctl *c = k->c;
+  char nid[SC_SECRET_ID_LEN + 2], rid[64], up[64];
+  snprintf(nid, sizeof nid, "n%s", k->cred_id);
+  ctl_node *n = ctl_reg_get(&c->reg, nid);
+  if (!n || !sc_secret_verify(k->cred_secret, n->st.cred_hash))
+    return reply_fail(k, SC_EAUTH, "invalid_credential", "node credential is not valid");
+  const char *u = sc_hreq_header(k->req, "Upgrade", up, sizeof up);
+  if (!u || strcasecmp(u, "suanchi-tunnel") != 0)
+    return reply_fail(k, SC_EINVAL, "upgrade_required", "a tunnel needs the header 'Upgrade: suanchi-tunnel'");
+  const char *r = sc_hreq_query(k->req, "replica", rid, sizeof rid);
+  if (!r || !r[0]) return reply_fail(k, SC_EINVAL, "invalid_request", "a tunnel needs ?replica=ID");
+  if (!ctl_serving_replica_on(c, r, n->st.id))
+    return reply_fail(k, SC_ENOENT, "not_found", "no replica '%s' on node %s", r, n->st.name);
+  int fd = sc_hreq_upgrade(k->req, "suanchi-tunnel");
+  if (fd == SC_HUPGRADE_REFUSED)
+    return reply_fail(k, SC_EINVAL, "invalid_request", "a tunnel request has no body and nothing after it");
+  k->status = 101;
+  if (fd < 0) return;
+  c->m.tunnels_total++;
+  sc_gateway_adopt_tunnel(c->gw, r, fd);
+}
+
 /* ---------- routing ---------- */
 
 static void chips_list(call *k) {
@@ -676,6 +702,10 @@ static void route_api(call *k) {
       if (!n || !sc_secret_verify(k->cred_secret, n->st.cred_hash))
         return reply_fail(k, SC_EAUTH, "invalid_credential", "node credential is not valid");
       return ctl_serving_model_download(k->c, k->req, k->seg[2], &k->status);
+    }
+    if (k->nseg == 2 && k->method == SC_HGET && strcmp(k->seg[1], "tunnel") == 0) {
+      if (k->role != ROLE_NODE) return reply_fail(k, SC_EPERM, "forbidden", "tunnels need a node credential");
+      return agent_tunnel(k);
     }
     if (k->nseg == 2 && k->method == SC_HPOST && strcmp(k->seg[1], "heartbeat") == 0) {
       if (k->role != ROLE_NODE) return reply_fail(k, SC_EPERM, "forbidden", "heartbeats need a node credential");

@@ -46,6 +46,7 @@ typedef struct ctl_registry {
 typedef struct ctl_metrics {
   int64_t heartbeats_total;
   int64_t registrations_total;
+  int64_t tunnels_total;           /* tunnel connections agents opened */
   int64_t api_requests_total;
   int64_t api_errors_total;        /* 4xx and 5xx */
   int64_t hist[CTL_HIST_BUCKETS + 1];
@@ -112,6 +113,8 @@ json_t *ctl_serving_heartbeat(ctl *c, ctl_node *n, const json_t *reported);
 /* Serves /api/v1/{blobs,models,deployments,replicas}; false when the route is not one of them. */
 bool ctl_serving_api(ctl *c, sc_hreq *req, sc_hmethod m, char **seg, int nseg, int *status);
 void ctl_serving_model_download(ctl *c, sc_hreq *req, const char *sha, int *status);
+/* Whether replica rid is one node_id runs (and not stopping). */
+bool ctl_serving_replica_on(ctl *c, const char *rid, const char *node_id);
 /* Builds the gateway's routing table (caller frees); returns its length. */
 int ctl_serving_routes(ctl *c, sc_gw_replica **out);
 

@@ -95,11 +95,13 @@ void ctl_metrics_reply(ctl *c, sc_hreq *req) {
                       "suanchi_heartbeats_total %lld\n"
                       "# HELP suanchi_registrations_total Nodes registered.\n# TYPE suanchi_registrations_total counter\n"
                       "suanchi_registrations_total %lld\n"
+                      "# HELP suanchi_tunnels_total Tunnel connections agents behind NAT opened.\n"
+                      "# TYPE suanchi_tunnels_total counter\nsuanchi_tunnels_total %lld\n"
                       "# HELP suanchi_api_requests_total API requests.\n# TYPE suanchi_api_requests_total counter\n"
                       "suanchi_api_requests_total %lld\n"
                       "# HELP suanchi_api_errors_total API requests answered with 4xx or 5xx.\n"
                       "# TYPE suanchi_api_errors_total counter\nsuanchi_api_errors_total %lld\n",
-                      (long long)c->m.heartbeats_total, (long long)c->m.registrations_total,
+                      (long long)c->m.heartbeats_total, (long long)c->m.registrations_total, (long long)c->m.tunnels_total,
                       (long long)c->m.api_requests_total, (long long)c->m.api_errors_total);
   hist_out(b, "suanchi_api_request_duration_seconds", "Time to handle an /api/v1 request (all routes).", c->m.hist,
            c->m.hist_sum);

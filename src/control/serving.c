@@ -342,6 +342,11 @@ json_t *ctl_serving_heartbeat(ctl *c, ctl_node *n, const json_t *reported) {
       if (strcmp(r->id, id) != 0 || strcmp(r->node_id, n->st.id) != 0) continue;
       const char *state = sc_json_str(rep, "state", "");
       const char *endpoint = sc_json_str(rep, "endpoint", "");
+      char tun[80];
+      if (strncmp(endpoint, "tunnel://", 9) == 0) { /* a tunnel is always the replica's own */
+        snprintf(tun, sizeof tun, "tunnel://%s", r->id);
+        endpoint = tun;
+      }
       int restarts = (int)sc_json_int(rep, "restarts", 0);
       if (strcmp(r->state, "stopping") == 0) {
         if (strcmp(state, "stopped") == 0) {
@@ -391,6 +396,14 @@ json_t *ctl_serving_heartbeat(ctl *c, ctl_node *n, const json_t *reported) {
                         "mem_mib", (json_int_t)r->mem_mib));
   }
   return want;
+}
+
+bool ctl_serving_replica_on(ctl *c, const char *rid, const char *node_id) {
+  for (int k = 0; k < c->sv.nreps; k++) {
+    const sc_replica_row *r = &c->sv.reps[k];
+    if (strcmp(r->id, rid) == 0) return strcmp(r->node_id, node_id) == 0 && live(r);
+  }
+  return false;
 }
 
 /* The routing table: one entry per replica with an endpoint. */

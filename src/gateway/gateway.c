@@ -250,7 +250,10 @@ void gw_rebuild_routes(sc_gateway *g) {
   for (int i = 0; i < g->nctl; i++) {
     gw_rep *r = &v[k];
     r->r = g->ctl_reps[i];
-    if (gw_parse_url(r->r.url, r->host, sizeof r->host, &r->port)) {
+    if (strncmp(r->r.url, "tunnel://", 9) == 0) { /* an agent behind NAT dials in: upstream (id, port 0) */
+      sc_strlcpy(r->host, r->r.id, sizeof r->host);
+      r->port = 0;
+    } else if (gw_parse_url(r->r.url, r->host, sizeof r->host, &r->port)) {
       sc_warn(MOD, "replica %s has an unusable URL '%s'; not routed", r->r.id, r->r.url);
       continue;
     }
@@ -1045,4 +1048,12 @@ void sc_gateway_metrics(const sc_gateway *g, struct evbuffer *b) {
   for (int i = 0; i < g->nreps; i++)
     evbuffer_add_printf(b, "suanchi_gateway_replica_outstanding_tokens{replica=\"%s\",model=\"%s\"} %lld\n",
                         g->reps[i].r.id, g->reps[i].r.model, (long long)g->reps[i].outstanding);
+  evbuffer_add_printf(b, "# HELP suanchi_gateway_replica_tunnels Connections agents behind NAT opened for a replica.\n"
+                         "# TYPE suanchi_gateway_replica_tunnels gauge\n");
+  for (int i = 0; i < g->nreps; i++)
+    if (g->reps[i].port == 0)
+      evbuffer_add_printf(b, "suanchi_gateway_replica_tunnels{replica=\"%s\",model=\"%s\"} %d\n", g->reps[i].r.id,
+                          g->reps[i].r.model, sc_hcli_conns(g->cli, g->reps[i].host, 0));
 }
+
+void sc_gateway_adopt_tunnel(sc_gateway *g, const char *replica_id, int fd) { sc_hcli_adopt(g->cli, replica_id, fd); }

@@ -48,6 +48,10 @@ void sc_gateway_destroy(sc_gateway *g);
 /* Replaces the routing table (copied). */
 void sc_gateway_set_replicas(sc_gateway *g, const sc_gw_replica *r, int n);
 
+/* A tunnel to replica_id's engine (a socket an agent dialed in with, see the control plane's
+ * /api/v1/agent/tunnel): joins the connections for routes whose URL is tunnel://. Takes fd. */
+void sc_gateway_adopt_tunnel(sc_gateway *g, const char *replica_id, int fd);
+
 /* Serves a request whose path starts with /v1/. */
 void sc_gateway_handle(sc_gateway *g, sc_hreq *req);
 

@@ -11,6 +11,11 @@
  *
  * Responses are parsed with net/hparse.h and their body handed to cbs->data as it arrives, so a
  * connection's buffer holds at most a head and one read.
+ *
+ * Tunnel upstreams (port 0) never connect: their connections are sockets given to sc_hcli_adopt.
+ * A call finds an idle one, or waits in the upstream's queue (FIFO) until one is parked or
+ * adopted; with no connection at all it fails UNSENT at once, and so do the waiting calls when
+ * the last one closes.
  */
 #include "net/hclient.h"
 
@@ -47,6 +52,9 @@ typedef struct upstream {
   bool resolved;
   hconn *idle;       /* LIFO, doubly linked */
   int nidle;
+  int nconns;        /* idle and busy */
+  bool tunnel;       /* port 0: connections come from sc_hcli_adopt only */
+  sc_hcall *wait_head, *wait_tail; /* calls waiting for a tunnel connection */
 } upstream;
 
 struct hconn {
@@ -72,6 +80,8 @@ struct sc_hcall {
   char *req;
   size_t req_cap, req_len, req_sent;
   sc_hcall *next_free;
+  sc_hcall *wait_prev, *wait_next;
+  bool waiting;        /* in up's wait queue */
   bool reused, retried, started, head_done, chunked, until_close, cancelled;
   int64_t body_left;
   sc_http_chunked ck;
@@ -89,6 +99,36 @@ struct sc_hcli {
 
 /* ---------- connections ---------- */
 
+static void fail_later(sc_hcall *k, int how);
+static void attach(sc_hcall *k, bool fresh);
+
+static void wait_unlink(sc_hcall *k) {
+  upstream *up = k->up;
+  if (k->wait_prev) k->wait_prev->wait_next = k->wait_next;
+  else up->wait_head = k->wait_next;
+  if (k->wait_next) k->wait_next->wait_prev = k->wait_prev;
+  else up->wait_tail = k->wait_prev;
+  k->wait_prev = k->wait_next = NULL;
+  k->waiting = false;
+}
+
+/* A tunnel upstream lost its last connection: nothing will come for the calls waiting on it. */
+static void fail_waiters(upstream *up) {
+  while (up->wait_head) {
+    sc_hcall *k = up->wait_head;
+    wait_unlink(k);
+    fail_later(k, SC_HCALL_UNSENT);
+  }
+}
+
+/* An idle connection is there: the first waiting call takes it. */
+static void serve_waiter(upstream *up) {
+  if (!up->wait_head || !up->idle) return;
+  sc_hcall *k = up->wait_head;
+  wait_unlink(k);
+  attach(k, false);
+}
+
 static void conn_close(hconn *cn) {
   if (!cn) return;
   if (!cn->call && (cn->iprev || cn->inext || cn->up->idle == cn)) { /* unlink from the idle list */
@@ -100,7 +140,9 @@ static void conn_close(hconn *cn) {
   if (cn->ev) event_free(cn->ev);
   if (cn->fd >= 0) close(cn->fd);
   free(cn->in);
+  upstream *up = cn->up;
   free(cn);
+  if (--up->nconns == 0) fail_waiters(up);
 }
 
 static void conn_park(hconn *cn) {
@@ -113,6 +155,7 @@ static void conn_park(hconn *cn) {
   if (up->idle) up->idle->iprev = cn;
   up->idle = cn;
   up->nidle++;
+  serve_waiter(up);
 }
 
 static void on_conn(evutil_socket_t fd, short what, void *arg);
@@ -142,6 +185,18 @@ static int resolve(upstream *up) {
   return 0;
 }
 
+static hconn *conn_wrap(sc_hcli *cl, upstream *up, int fd, bool connecting) {
+  hconn *cn = sc_xcalloc(1, sizeof *cn);
+  cn->cl = cl;
+  cn->up = up;
+  cn->fd = fd;
+  cn->connecting = connecting;
+  cn->ev = event_new(cl->base, fd, EV_READ | EV_WRITE | EV_ET | EV_PERSIST, on_conn, cn);
+  event_add(cn->ev, NULL);
+  up->nconns++;
+  return cn;
+}
+
 /* A new connection (connect in progress), or NULL. */
 static hconn *conn_new(sc_hcli *cl, upstream *up) {
   if (!up->resolved && resolve(up)) return NULL;
@@ -157,14 +212,7 @@ static hconn *conn_new(sc_hcli *cl, upstream *up) {
     }
     connecting = true;
   }
-  hconn *cn = sc_xcalloc(1, sizeof *cn);
-  cn->cl = cl;
-  cn->up = up;
-  cn->fd = fd;
-  cn->connecting = connecting;
-  cn->ev = event_new(cl->base, fd, EV_READ | EV_WRITE | EV_ET | EV_PERSIST, on_conn, cn);
-  event_add(cn->ev, NULL);
-  return cn;
+  return conn_wrap(cl, up, fd, connecting);
 }
 
 /* ---------- calls ---------- */
@@ -186,6 +234,7 @@ static void call_free(sc_hcall *k) {
 
 /* Ends the call: the connection goes back to the pool (reuse) or is closed, then done runs. */
 static void call_end(sc_hcall *k, int how, bool reuse) {
+  if (k->waiting) wait_unlink(k);
   hconn *cn = k->cn;
   k->cn = NULL;
   if (cn) {
@@ -207,11 +256,20 @@ static void fail_later(sc_hcall *k, int how) {
 
 static int send_req(sc_hcall *k);
 
-/* Puts the call on a connection: a pooled one, else a new one. */
+/* Puts the call on a connection: a pooled one, else a new one (a tunnel's call waits for one). */
 static void attach(sc_hcall *k, bool fresh) {
   upstream *up = k->up;
   hconn *cn = NULL;
-  if (!fresh && up->idle) {
+  if (up->tunnel && !up->idle) {
+    if (!up->nconns) return fail_later(k, SC_HCALL_UNSENT);
+    k->waiting = true;
+    k->wait_prev = up->wait_tail;
+    if (up->wait_tail) up->wait_tail->wait_next = k;
+    else up->wait_head = k;
+    up->wait_tail = k;
+    return;
+  }
+  if ((!fresh || up->tunnel) && up->idle) {
     cn = up->idle;
     up->idle = cn->inext;
     if (up->idle) up->idle->iprev = NULL;
@@ -410,22 +468,44 @@ static char *put(char *w, const void *p, size_t n) {
   return w + n;
 }
 
-sc_hcall *sc_hcli_post(sc_hcli *cl, const char *host, int port, const char *path, const char *xhdr,
-                       const char *body, size_t n, const sc_hcall_cbs *cbs, void *arg) {
-  upstream *up = NULL;
-  for (int i = 0; i < cl->nups && !up; i++)
-    if (cl->ups[i]->port == port && strcmp(cl->ups[i]->host, host) == 0) up = cl->ups[i];
-  if (!up) {
-    up = sc_xcalloc(1, sizeof *up);
-    sc_strlcpy(up->host, host, sizeof up->host);
-    up->port = port;
-    bool v6 = strchr(host, ':') != NULL; /* Host: [::1]:8000 */
+/* The upstream host:port (found or added). */
+static upstream *upstream_get(sc_hcli *cl, const char *host, int port) {
+  for (int i = 0; i < cl->nups; i++)
+    if (cl->ups[i]->port == port && strcmp(cl->ups[i]->host, host) == 0) return cl->ups[i];
+  upstream *up = sc_xcalloc(1, sizeof *up);
+  sc_strlcpy(up->host, host, sizeof up->host);
+  up->port = port;
+  up->tunnel = port == 0;
+  bool v6 = strchr(host, ':') != NULL; /* Host: [::1]:8000 */
+  if (up->tunnel)
+    up->head_len = (size_t)snprintf(up->head, sizeof up->head,
+                                    " HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: ", up->host);
+  else
     up->head_len = (size_t)snprintf(up->head, sizeof up->head,
                                     " HTTP/1.1\r\nHost: %s%s%s:%d\r\nContent-Type: application/json\r\nContent-Length: ",
                                     v6 ? "[" : "", up->host, v6 ? "]" : "", port);
-    cl->ups = sc_xrealloc(cl->ups, sizeof *cl->ups * (size_t)(cl->nups + 1));
-    cl->ups[cl->nups++] = up;
-  }
+  cl->ups = sc_xrealloc(cl->ups, sizeof *cl->ups * (size_t)(cl->nups + 1));
+  cl->ups[cl->nups++] = up;
+  return up;
+}
+
+void sc_hcli_adopt(sc_hcli *cl, const char *name, int fd) {
+  upstream *up = upstream_get(cl, name, 0);
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  hconn *cn = conn_wrap(cl, up, fd, false);
+  conn_park(cn);
+}
+
+int sc_hcli_conns(sc_hcli *cl, const char *host, int port) {
+  for (int i = 0; i < cl->nups; i++)
+    if (cl->ups[i]->port == port && strcmp(cl->ups[i]->host, host) == 0) return cl->ups[i]->nconns;
+  return 0;
+}
+
+sc_hcall *sc_hcli_post(sc_hcli *cl, const char *host, int port, const char *path, const char *xhdr,
+                       const char *body, size_t n, const sc_hcall_cbs *cbs, void *arg) {
+  upstream *up = upstream_get(cl, host, port);
   sc_hcall *k = cl->free_calls;
   struct event *tmo = NULL;
   char *req = NULL;
@@ -480,6 +560,7 @@ void sc_hcall_cancel(sc_hcall *k) {
     k->cancelled = true;
     return;
   }
+  if (k->waiting) wait_unlink(k);
   hconn *cn = k->cn;
   if (cn) {
     cn->call = NULL;

@@ -48,6 +48,14 @@ void sc_hcli_destroy(sc_hcli *c);
 sc_hcall *sc_hcli_post(sc_hcli *c, const char *host, int port, const char *path, const char *xhdr,
                        const char *body, size_t n, const sc_hcall_cbs *cbs, void *arg);
 
+/* Tunnels: a socket connected to an engine some other way (an agent behind NAT dialed in, see
+ * docs/internals/tunnels.md) joins the pool of upstream (name, port 0); sc_hcli_post(name, 0)
+ * calls use those connections only, waiting (FIFO, within the timeout) while all are busy, and
+ * fail UNSENT when there is none. Takes fd. */
+void sc_hcli_adopt(sc_hcli *c, const char *name, int fd);
+/* Connections (idle and busy) to host:port. */
+int sc_hcli_conns(sc_hcli *c, const char *host, int port);
+
 /* Abandons the call: its connection is closed (the engine sees the client leave); no callback runs.
  * Safe from inside the call's own head/data callbacks. */
 void sc_hcall_cancel(sc_hcall *k);

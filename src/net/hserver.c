@@ -352,6 +352,38 @@ static void ended(conn *c) {
   if (!c->busy && c->free_me) conn_free(c);
 }
 
+int sc_hreq_upgrade(sc_hreq *r, const char *protocol) {
+  conn *c = r->c;
+  if (c->state == C_DEAD) {
+    ended(c);
+    return SC_HUPGRADE_GONE;
+  }
+  if (c->state != C_ACTIVE || r->streaming || r->body_len || c->in_len != r->req_len || out_pending(c))
+    return SC_HUPGRADE_REFUSED;
+  out_str(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ");
+  out_str(c, protocol);
+  out_str(c, "\r\n\r\n");
+  /* nothing else is queued on the connection, so the short head goes out in one send */
+  size_t len = c->out_len;
+  ssize_t n;
+  do n = send(c->fd, c->out, len, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  c->out_len = c->out_sent = 0;
+  if (n != (ssize_t)len) {
+    conn_kill(c);
+    ended(c);
+    return SC_HUPGRADE_GONE;
+  }
+  int fd = c->fd;
+  event_free(c->ev);
+  c->ev = NULL;
+  c->fd = -1;
+  c->state = C_DEAD;
+  r->ended = true;
+  conn_release(c);
+  return fd;
+}
+
 void sc_hreq_add_header(sc_hreq *r, const char *name, const char *value) {
   size_t nl = strlen(name), vl = strlen(value);
   for (size_t i = 0; i < vl; i++)

@@ -81,6 +81,14 @@ void sc_hreq_start(sc_hreq *r, int status, const char *content_type);
 void sc_hreq_chunk(sc_hreq *r, const void *p, size_t n);
 void sc_hreq_end(sc_hreq *r);
 
+/* Switches the connection to another protocol (RFC 9110 §7.8): answers "101 Switching Protocols"
+ * with "Upgrade: protocol", ends the request and hands the socket (non-blocking) to the caller,
+ * who owns it from then on. Returns the socket; SC_HUPGRADE_REFUSED if the request cannot be
+ * upgraded (it has a body, or more bytes follow it on the connection): the request is still held
+ * and must be answered; SC_HUPGRADE_GONE if the connection failed: the request has ended. */
+enum { SC_HUPGRADE_REFUSED = -1, SC_HUPGRADE_GONE = -2 };
+int sc_hreq_upgrade(sc_hreq *r, const char *protocol);
+
 /* The reason phrase of a status ("Not Found"). */
 const char *sc_http_reason(int status);
 

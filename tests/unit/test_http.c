@@ -470,3 +470,87 @@ Test(http_client, times_out_and_cancels_quietly) {
   close(lfd);
   event_base_free(b);
 }
+
+/* ---------- tunnels: upgrade on the server, adopted connections in the client ---------- */
+
+static sc_hcli *tun_cli;
+static void tunnel_handler(sc_hreq *r, void *arg) {
+  (void)arg;
+  int fd = sc_hreq_upgrade(r, "suanchi-tunnel");
+  if (fd == SC_HUPGRADE_REFUSED) return sc_hreq_reply(r, 400, "text/plain", "refused", 7);
+  if (fd >= 0) sc_hcli_adopt(tun_cli, "r1", fd);
+}
+
+/* Runs the loop until `want` came on fd (non-blocking reads in between). */
+static char *pump_read(struct event_base *b, int fd, const char *want, char *buf, size_t cap) {
+  size_t n = 0;
+  buf[0] = 0;
+  for (int i = 0; i < 3000 && !strstr(buf, want); i++) {
+    event_base_loop(b, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+    ssize_t k = recv(fd, buf + n, cap - 1 - n, MSG_DONTWAIT);
+    if (k > 0) n += (size_t)k, buf[n] = 0;
+    else usleep(1000);
+  }
+  return buf;
+}
+
+Test(http_tunnel, upgraded_connections_carry_calls_in_turn) {
+  struct event_base *b = event_base_new();
+  tun_cli = sc_hcli_create(b, 5000);
+  /* no tunnel yet: nothing to send on */
+  result r0 = {0};
+  sc_hcli_post(tun_cli, "r1", 0, "/v1/x", NULL, "{}", 2, &cbs, &r0);
+  run_until(b, &r0);
+  cr_assert_eq(r0.how, SC_HCALL_UNSENT);
+  sc_hsrv *hs;
+  sc_err e;
+  sc_hsrv_opts o = {.max_body = 1 << 16, .cb = tunnel_handler};
+  cr_assert_eq(sc_hsrv_create(b, &o, &hs, &e), 0);
+  char addr[64], buf[4096];
+  cr_assert_eq(sc_hsrv_listen(hs, "127.0.0.1", 0, addr, sizeof addr, &e), 0);
+  int port = (int)strtol(strchr(addr, ':') + 1, NULL, 10);
+  /* a request with a body cannot become a tunnel */
+  int bad = dial(port);
+  put(bad, "GET /t HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab");
+  cr_assert(strstr(pump_read(b, bad, "refused", buf, sizeof buf), "400"), "%s", buf);
+  close(bad);
+  /* the "agent" side dials and upgrades */
+  int eng = dial(port);
+  put(eng, "GET /t HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: suanchi-tunnel\r\n\r\n");
+  pump_read(b, eng, "\r\n\r\n", buf, sizeof buf);
+  cr_assert(strncmp(buf, "HTTP/1.1 101 ", 13) == 0, "%s", buf);
+  cr_assert(strstr(buf, "Upgrade: suanchi-tunnel\r\n"), "%s", buf);
+  cr_assert_eq(sc_hcli_conns(tun_cli, "r1", 0), 1);
+  /* two calls, one connection: the second waits for the first */
+  result ra = {0}, rb = {0}, rc = {0};
+  sc_hcli_post(tun_cli, "r1", 0, "/v1/a", NULL, "{\"a\":1}", 7, &cbs, &ra);
+  sc_hcli_post(tun_cli, "r1", 0, "/v1/b", NULL, "{\"b\":2}", 7, &cbs, &rb);
+  sc_hcall *kc = sc_hcli_post(tun_cli, "r1", 0, "/v1/c", NULL, "{}", 2, &cbs, &rc);
+  sc_hcall_cancel(kc); /* a waiting call can leave */
+  pump_read(b, eng, "{\"a\":1}", buf, sizeof buf);
+  cr_assert(strncmp(buf, "POST /v1/a HTTP/1.1\r\nHost: r1\r\n", 31) == 0, "%s", buf);
+  cr_assert_null(strstr(buf, "/v1/b"), "b waits for the connection");
+  put(eng, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA");
+  pump_read(b, eng, "{\"b\":2}", buf, sizeof buf);
+  cr_assert(strstr(buf, "POST /v1/b"), "%s", buf);
+  cr_assert_eq(ra.how, SC_HCALL_OK);
+  cr_assert_eq(ra.n, 1);
+  cr_assert_eq(ra.body[0], 'A');
+  put(eng, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nB");
+  run_until(b, &rb);
+  cr_assert_eq(rb.how, SC_HCALL_OK);
+  cr_assert_eq(rb.body[0], 'B');
+  for (int i = 0; i < 20; i++) event_base_loop(b, EVLOOP_NONBLOCK), usleep(1000);
+  cr_assert_eq(rc.done, 0, "no callback for the cancelled call");
+  /* the agent closes the tunnel: the next call finds no connection */
+  close(eng);
+  for (int i = 0; i < 200 && sc_hcli_conns(tun_cli, "r1", 0); i++) event_base_loop(b, EVLOOP_NONBLOCK), usleep(1000);
+  cr_assert_eq(sc_hcli_conns(tun_cli, "r1", 0), 0);
+  result rd = {0};
+  sc_hcli_post(tun_cli, "r1", 0, "/v1/d", NULL, "{}", 2, &cbs, &rd);
+  run_until(b, &rd);
+  cr_assert_eq(rd.how, SC_HCALL_UNSENT);
+  sc_hcli_destroy(tun_cli);
+  sc_hsrv_destroy(hs);
+  event_base_free(b);
+}
