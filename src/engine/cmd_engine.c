@@ -127,6 +127,11 @@ int sc_cmd_engine(int argc, char **argv) {
       {0}};
   sc_args args;
   sc_err e = {0};
+  const char *env_speed = getenv("SUANCHI_SIM_SPEED"); /* the default, for an agent's simulated replicas */
+  if (env_speed && sc_parse_double(env_speed, 0, 1000, &sim_speed)) {
+    fprintf(stderr, "suanchi engine: SUANCHI_SIM_SPEED='%s' is not a number from 0 to 1000\n", env_speed);
+    return 2;
+  }
   if (sc_flags_parse(flags, argc, argv, &args, &e) || args.npos) {
     fprintf(stderr, "suanchi engine: %s\n", args.npos ? "takes no positional arguments" : e.msg);
     return 2;

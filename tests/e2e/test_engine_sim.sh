@@ -192,6 +192,13 @@ check "speed 0 tokens" "$(jq -r .usage.completion_tokens <<<"$R")" "5000"
 grep -q "eff_bw 0.90, eff_fl 0.50" "$TMP/fast.log" || fail "--sim-eff-bw not applied: $(cat "$TMP/fast.log")"
 check "speed 0 model" "$(curl -s "$URL0/v1/models" | jq -r '.data[0].id')" "sim-A100-SXM-80GB-0.5B"
 
+# SUANCHI_SIM_SPEED sets the default (what an agent's simulated replicas inherit)
+SUANCHI_SIM_SPEED=0 start_engine envfast --simulate A100-SXM-80GB --sim-params 30B --ctx 4096
+t0=$(date +%s%N)
+post "$ENGINE_URL/v1/completions" '{"prompt":"x","max_tokens":200}'
+check "SUANCHI_SIM_SPEED=0 tokens" "$(jq -r .usage.completion_tokens <<<"$R")" "200"
+[ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 3000 ] || fail "SUANCHI_SIM_SPEED=0 did not answer at once (200 tokens of a 30B model take ~8 s in real time)"
+
 # --- bad flags: a clear message and a usage exit code
 bad() { # expected-exit expected-message args...
   local want=$1 msg=$2
@@ -213,6 +220,7 @@ bad 2 "--sim-eff-bw: '1.5' is not a number in [0.01, 1]" --simulate H100-SXM-80G
 bad 1 "--sim-dtype: 'fp2'" --simulate H100-SXM-80GB --sim-params 8B --sim-dtype fp2
 bad 2 "must be non-empty, valid UTF-8 text" --simulate H100-SXM-80GB --sim-params 8B --model-name $'\xff'
 bad 1 "--listen: 'nonsense' is not HOST:PORT" --simulate H100-SXM-80GB --sim-params 8B --listen nonsense
+SUANCHI_SIM_SPEED=fast bad 2 "SUANCHI_SIM_SPEED='fast' is not a number from 0 to 1000" --simulate H100-SXM-80GB --sim-params 8B
 
 # --- shutdown with a request in flight: answered, clean exit
 curl -sN --max-time 30 "$URL/v1/chat/completions" -d '{"messages":[{"role":"user","content":"x"}],"max_tokens":3000,"stream":true}' >"$TMP/inflight" &
