@@ -542,8 +542,17 @@ Test(http_tunnel, upgraded_connections_carry_calls_in_turn) {
   cr_assert_eq(rb.body[0], 'B');
   for (int i = 0; i < 20; i++) event_base_loop(b, EVLOOP_NONBLOCK), usleep(1000);
   cr_assert_eq(rc.done, 0, "no callback for the cancelled call");
-  /* the agent closes the tunnel: the next call finds no connection */
+  /* a call waits while the only tunnel is busy; the tunnel dies: both end, the waiting one UNSENT */
+  result re = {0}, rf = {0};
+  sc_hcli_post(tun_cli, "r1", 0, "/v1/e", NULL, "{}", 2, &cbs, &re);
+  sc_hcli_post(tun_cli, "r1", 0, "/v1/f", NULL, "{}", 2, &cbs, &rf);
+  pump_read(b, eng, "/v1/e", buf, sizeof buf);
   close(eng);
+  run_until(b, &rf);
+  run_until(b, &re);
+  cr_assert_eq(rf.how, SC_HCALL_UNSENT, "the waiting call is not stuck");
+  cr_assert(re.done);
+  /* no tunnel left: the next call finds no connection */
   for (int i = 0; i < 200 && sc_hcli_conns(tun_cli, "r1", 0); i++) event_base_loop(b, EVLOOP_NONBLOCK), usleep(1000);
   cr_assert_eq(sc_hcli_conns(tun_cli, "r1", 0), 0);
   result rd = {0};
