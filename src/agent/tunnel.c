@@ -1,20 +1,25 @@
 /*
  * tunnel.c — see tunnel.h.
  *
- * One tunnel's life (a bufferevent to the control plane, `up`, and later one to the engine, `eng`):
+ * One tunnel's life (a socket to the control plane, `up`, and later one to the engine, `eng`):
  *
  *   DIAL ── connected: send the upgrade request ──> HANDSHAKE ── "101" ──> ENGINE (connect to
  *     │                                                │                127.0.0.1:port; bytes the
  *     └─ refused ──────────────────────────────────────┴─ other answer   gateway sends meanwhile
- *        (backoff)                                        (logged,       wait in up's input)
+ *        (backoff)                                        (logged,       stay in the socket)
  *                                                          backoff)           │ connected
  *                                                                             v
  *                          closed <── EOF or error on either side ──── LINKED: bytes relayed
- *                       (dialed again)    (the other side's output          both ways
- *                                          is flushed first)
+ *                       (dialed again)    (what the other side still        both ways
+ *                                          has to get is flushed first:
+ *                                          CLOSING)
  *
- * Backpressure: a side stops reading while the other side has more than RELAY_HIGH bytes
- * waiting to be written, and resumes once they are out.
+ * The relay works like the HTTP server (net/hserver.c): both sockets are registered once,
+ * edge-triggered for reading and writing, and never touched in epoll again. Bytes read from one
+ * side are sent to the other at once; only what the other side cannot take now is kept, and that
+ * side's next writable edge sends it. A side stops being read while more than RELAY_HIGH bytes
+ * wait for the other, and is read again once they are out. A request and its answer cost one
+ * recv and one send each way.
  *
  * The loop thread owns every tunnel; other threads only swap in a new target list under `mu`,
  * which the loop's tick (every TICK_MS) picks up.
@@ -22,8 +27,6 @@
 #include "agent/tunnel.h"
 
 #include <errno.h>
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -34,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "base/util.h"
@@ -45,6 +49,7 @@
 #define MAX_TARGETS 256
 #define MAX_HANDSHAKE (16 << 10)
 #define RELAY_HIGH (1 << 20)
+#define SCRATCH (64 << 10)
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 5000 /* a restarted control plane gets its tunnels back within seconds */
 
@@ -58,13 +63,24 @@ typedef struct target {
   int64_t next_dial_ms;
 } target;
 
+typedef struct side {
+  int fd;
+  struct event *ev;
+  char *out;           /* bytes waiting to be written to fd: out[off..len) */
+  size_t off, len, cap;
+  bool rd_ready;       /* an edge said readable and no read has hit EAGAIN since */
+  bool eof;            /* the peer closed its end */
+} side;
+
 typedef struct tun {
   sc_tunnels *ts;
   struct tun *prev, *next;
   char id[40];
   int port;
-  struct bufferevent *up, *eng;
   int state;
+  side up, eng;
+  char *hs;            /* the server's answer to the upgrade request, while it comes */
+  size_t hs_len;
 } tun;
 
 struct sc_tunnels {
@@ -75,6 +91,7 @@ struct sc_tunnels {
   int port, per;
   struct sockaddr_storage sa;
   socklen_t salen;
+  char scratch[SCRATCH];
   /* shared */
   pthread_mutex_t mu;
   sc_tunnel_target want[MAX_TARGETS];
@@ -95,6 +112,12 @@ static target *find_target(sc_tunnels *ts, const char *id) {
 
 /* ---------- a tunnel ---------- */
 
+static void side_free(side *s) {
+  if (s->ev) event_free(s->ev);
+  if (s->fd >= 0) close(s->fd);
+  free(s->out);
+}
+
 static void tun_close(tun *t, bool failed) {
   sc_tunnels *ts = t->ts;
   pthread_mutex_lock(&ts->mu);
@@ -113,129 +136,190 @@ static void tun_close(tun *t, bool failed) {
   if (t->prev) t->prev->next = t->next;
   else ts->list = t->next;
   if (t->next) t->next->prev = t->prev;
-  if (t->up) bufferevent_free(t->up);
-  if (t->eng) bufferevent_free(t->eng);
+  side_free(&t->up);
+  side_free(&t->eng);
+  free(t->hs);
   free(t);
 }
 
-static void relay(tun *t, struct bufferevent *from, struct bufferevent *to) {
-  struct evbuffer *out = bufferevent_get_output(to);
-  evbuffer_add_buffer(out, bufferevent_get_input(from));
-  if (evbuffer_get_length(out) > RELAY_HIGH) bufferevent_disable(from, EV_READ);
-  (void)t;
+static void out_append(side *s, const char *p, size_t n) {
+  if (s->off && s->off == s->len) s->off = s->len = 0;
+  if (s->len + n > s->cap) {
+    if (s->off) { /* reuse the consumed front first */
+      memmove(s->out, s->out + s->off, s->len - s->off);
+      s->len -= s->off;
+      s->off = 0;
+    }
+    if (s->len + n > s->cap) {
+      s->cap = s->cap ? s->cap : 16384;
+      while (s->cap < s->len + n) s->cap *= 2;
+      s->out = sc_xrealloc(s->out, s->cap);
+    }
+  }
+  memcpy(s->out + s->len, p, n);
+  s->len += n;
 }
 
-static void on_read(struct bufferevent *b, void *arg) {
-  tun *t = arg;
-  if (t->state == T_LINKED) relay(t, b, b == t->up ? t->eng : t->up);
+static size_t pending(const side *s) { return s->len - s->off; }
+
+/* Sends what waits for s. false: the socket failed. */
+static bool flush_side(side *s) {
+  while (s->off < s->len) {
+    ssize_t n = send(s->fd, s->out + s->off, s->len - s->off, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno == EAGAIN || errno == EWOULDBLOCK;
+    }
+    s->off += (size_t)n;
+  }
+  s->off = s->len = 0;
+  return true;
 }
 
-/* Output of b drained: the other side may read again; a closing tunnel is done. */
-static void on_write(struct bufferevent *b, void *arg) {
-  tun *t = arg;
-  if (t->state == T_CLOSING) return tun_close(t, false);
-  if (t->state != T_LINKED) return;
-  bufferevent_enable(b == t->up ? t->eng : t->up, EV_READ);
+/* Reads from `from` and sends to `to` until from is drained, closed, or `to` is backed up.
+ * false: a socket failed. */
+static bool pump(sc_tunnels *ts, side *from, side *to) {
+  while (from->rd_ready && !from->eof && pending(to) <= RELAY_HIGH) {
+    ssize_t n = recv(from->fd, ts->scratch, SCRATCH, 0);
+    if (n > 0) {
+      size_t sent = 0;
+      while (!pending(to) && sent < (size_t)n) { /* straight through when nothing is queued */
+        ssize_t k = send(to->fd, ts->scratch + sent, (size_t)n - sent, MSG_NOSIGNAL);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        if (k < 0) return false;
+        sent += (size_t)k;
+      }
+      if (sent < (size_t)n) out_append(to, ts->scratch + sent, (size_t)n - sent);
+      continue;
+    }
+    if (n == 0) from->eof = true;
+    else if (errno == EAGAIN || errno == EWOULDBLOCK) from->rd_ready = false;
+    else if (errno != EINTR) return false;
+  }
+  return true;
 }
 
-static void on_event(struct bufferevent *b, short what, void *arg) {
-  tun *t = arg;
-  if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) return;
-  if (t->state == T_LINKED) { /* what the closing side sent last still goes out to the other */
-    struct bufferevent *other = b == t->up ? t->eng : t->up;
-    relay(t, b, other);
-    if (evbuffer_get_length(bufferevent_get_output(other))) {
-      t->state = T_CLOSING;
-      bufferevent_disable(b, EV_READ);
-      bufferevent_disable(other, EV_READ);
+/* LINKED or CLOSING: move bytes both ways; close once a side ended and the other got everything. */
+static void relay(tun *t) {
+  sc_tunnels *ts = t->ts;
+  if (!flush_side(&t->eng) || !flush_side(&t->up)) return tun_close(t, false);
+  if (t->state == T_LINKED && (!pump(ts, &t->up, &t->eng) || !pump(ts, &t->eng, &t->up))) return tun_close(t, false);
+  if (t->up.eof || t->eng.eof) {
+    t->state = T_CLOSING; /* the side that ended sent its last bytes; the other gets them, then both close */
+    if (!pending(t->up.eof ? &t->eng : &t->up)) return tun_close(t, false);
+  }
+}
+
+static void on_ev(evutil_socket_t fd, short what, void *arg);
+
+static bool side_open(tun *t, side *s, const struct sockaddr *sa, socklen_t salen) {
+  s->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (s->fd < 0) return false;
+  int one = 1;
+  setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (connect(s->fd, sa, salen) != 0 && errno != EINPROGRESS) return false;
+  s->ev = event_new(t->ts->base, s->fd, EV_READ | EV_WRITE | EV_ET | EV_PERSIST, on_ev, t);
+  event_add(s->ev, NULL);
+  return true;
+}
+
+static bool connected(int fd) {
+  int err = 0;
+  socklen_t el = sizeof err;
+  return getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err == 0;
+}
+
+/* Reads the server's answer to the upgrade request; on 101 connects to the engine. */
+static void handshake(tun *t) {
+  sc_tunnels *ts = t->ts;
+  for (;;) {
+    if (!t->hs) t->hs = sc_xmalloc(MAX_HANDSHAKE + 1);
+    ssize_t n = recv(t->up.fd, t->hs + t->hs_len, MAX_HANDSHAKE - t->hs_len, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      t->up.rd_ready = false;
       return;
     }
-    return tun_close(t, false);
-  }
-  if (t->state == T_CLOSING) return tun_close(t, false);
-  if (t->state == T_DIAL || t->state == T_HANDSHAKE)
-    sc_warn(MOD, "replica %s: tunnel to %s:%d failed: %s", t->id, t->ts->host, t->ts->port,
-            t->state == T_DIAL ? "cannot connect" : "closed before the server answered");
-  else
-    sc_warn(MOD, "replica %s: cannot reach the engine on 127.0.0.1:%d", t->id, t->port);
-  tun_close(t, true);
-}
-
-static void linked(tun *t) {
-  t->state = T_LINKED;
-  sc_tunnels *ts = t->ts;
-  pthread_mutex_lock(&ts->mu);
-  target *g = find_target(ts, t->id);
-  if (g) {
-    g->linked++;
-    g->fails = 0;
-  }
-  pthread_mutex_unlock(&ts->mu);
-  bufferevent_setcb(t->up, on_read, on_write, on_event, t);
-  bufferevent_enable(t->eng, EV_READ);
-  bufferevent_enable(t->up, EV_READ);
-  relay(t, t->up, t->eng); /* what the gateway sent while the engine connection was being made */
-}
-
-static void on_engine_event(struct bufferevent *b, short what, void *arg) {
-  tun *t = arg;
-  if (t->state == T_ENGINE && (what & BEV_EVENT_CONNECTED)) {
-    int one = 1;
-    setsockopt(bufferevent_getfd(b), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    bufferevent_setcb(b, on_read, on_write, on_event, t);
-    return linked(t);
-  }
-  on_event(b, what, arg);
-}
-
-/* The server's answer to the upgrade request. */
-static void on_handshake(struct bufferevent *b, void *arg) {
-  tun *t = arg;
-  if (t->state != T_HANDSHAKE) return; /* T_ENGINE: the gateway's bytes wait in the input */
-  struct evbuffer *in = bufferevent_get_input(b);
-  size_t n = evbuffer_get_length(in);
-  const char *p = (const char *)evbuffer_pullup(in, -1);
-  sc_http_head h;
-  int st;
-  const char *why = NULL;
-  int rc = sc_http_parse_response(p, n, MAX_HANDSHAKE, &h, &st, &why);
-  if (rc == SC_HP_MORE) return;
-  if (rc == SC_HP_ERROR) {
-    sc_warn(MOD, "replica %s: the server at %s:%d did not answer HTTP (%s)", t->id, t->ts->host, t->ts->port, why);
-    return tun_close(t, true);
-  }
-  if (h.status != 101) {
-    size_t bl = n - h.head_len > 300 ? 300 : n - h.head_len;
-    sc_warn(MOD, "replica %s: the server refused a tunnel: %d %.*s", t->id, h.status, (int)bl, p + h.head_len);
-    return tun_close(t, true);
-  }
-  evbuffer_drain(in, h.head_len);
-  t->state = T_ENGINE;
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)t->port)};
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  t->eng = bufferevent_socket_new(t->ts->base, -1, BEV_OPT_CLOSE_ON_FREE);
-  bufferevent_setcb(t->eng, NULL, NULL, on_engine_event, t);
-  bufferevent_setwatermark(t->eng, EV_WRITE, 0, 0);
-  if (bufferevent_socket_connect(t->eng, (struct sockaddr *)&sa, sizeof sa) < 0) {
-    sc_warn(MOD, "replica %s: cannot connect to the engine on 127.0.0.1:%d", t->id, t->port);
-    tun_close(t, true);
-  }
-}
-
-static void on_up_event(struct bufferevent *b, short what, void *arg) {
-  tun *t = arg;
-  if (t->state == T_DIAL && (what & BEV_EVENT_CONNECTED)) {
-    int one = 1;
-    setsockopt(bufferevent_getfd(b), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    t->state = T_HANDSHAKE;
-    evbuffer_add_printf(bufferevent_get_output(b),
-                        "GET /api/v1/agent/tunnel?replica=%s HTTP/1.1\r\nHost: %s:%d\r\nAuthorization: Bearer %s\r\n"
-                        "Connection: Upgrade\r\nUpgrade: suanchi-tunnel\r\n\r\n",
-                        t->id, t->ts->host, t->ts->port, t->ts->cred);
+    if (n <= 0) {
+      sc_warn(MOD, "replica %s: the server at %s:%d closed the tunnel before answering", t->id, ts->host, ts->port);
+      return tun_close(t, true);
+    }
+    t->hs_len += (size_t)n;
+    sc_http_head h;
+    int st;
+    const char *why = NULL;
+    int rc = sc_http_parse_response(t->hs, t->hs_len, MAX_HANDSHAKE, &h, &st, &why);
+    if (rc == SC_HP_MORE && t->hs_len < MAX_HANDSHAKE) continue;
+    if (rc != SC_HP_DONE) {
+      sc_warn(MOD, "replica %s: the server at %s:%d did not answer HTTP (%s)", t->id, ts->host, ts->port,
+              why ? why : "answer too long");
+      return tun_close(t, true);
+    }
+    if (h.status != 101) {
+      size_t bl = t->hs_len - h.head_len > 300 ? 300 : t->hs_len - h.head_len;
+      sc_warn(MOD, "replica %s: the server refused a tunnel: %d %.*s", t->id, h.status, (int)bl, t->hs + h.head_len);
+      return tun_close(t, true);
+    }
+    /* bytes after the head are the gateway's first request: they wait for the engine */
+    if (t->hs_len > h.head_len) out_append(&t->eng, t->hs + h.head_len, t->hs_len - h.head_len);
+    free(t->hs);
+    t->hs = NULL;
+    t->state = T_ENGINE;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)t->port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (!side_open(t, &t->eng, (struct sockaddr *)&sa, sizeof sa)) {
+      sc_warn(MOD, "replica %s: cannot connect to the engine on 127.0.0.1:%d: %s", t->id, t->port, strerror(errno));
+      return tun_close(t, true);
+    }
     return;
   }
-  if (t->state == T_ENGINE && (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) return tun_close(t, false);
-  on_event(b, what, arg);
+}
+
+static void on_ev(evutil_socket_t fd, short what, void *arg) {
+  tun *t = arg;
+  side *s = fd == t->up.fd ? &t->up : &t->eng;
+  if (what & EV_READ) s->rd_ready = true;
+  switch (t->state) {
+  case T_DIAL:
+    if (!(what & EV_WRITE) && !(what & EV_READ)) return;
+    if (!connected(t->up.fd)) {
+      sc_warn(MOD, "replica %s: cannot connect to %s:%d", t->id, t->ts->host, t->ts->port);
+      return tun_close(t, true);
+    }
+    t->state = T_HANDSHAKE;
+    char req[512];
+    int n = snprintf(req, sizeof req,
+                     "GET /api/v1/agent/tunnel?replica=%s HTTP/1.1\r\nHost: %s:%d\r\nAuthorization: Bearer %s\r\n"
+                     "Connection: Upgrade\r\nUpgrade: suanchi-tunnel\r\n\r\n",
+                     t->id, t->ts->host, t->ts->port, t->ts->cred);
+    out_append(&t->up, req, (size_t)n);
+    if (!flush_side(&t->up)) return tun_close(t, true);
+    if (t->up.rd_ready) handshake(t);
+    return;
+  case T_HANDSHAKE:
+    if (!flush_side(&t->up)) return tun_close(t, true);
+    if (t->up.rd_ready) handshake(t);
+    return;
+  case T_ENGINE: /* the gateway's bytes stay in the up socket until the engine is connected */
+    if (s != &t->eng || !(what & (EV_WRITE | EV_READ))) return;
+    if (!connected(t->eng.fd)) {
+      sc_warn(MOD, "replica %s: cannot reach the engine on 127.0.0.1:%d", t->id, t->port);
+      return tun_close(t, true);
+    }
+    t->state = T_LINKED;
+    pthread_mutex_lock(&t->ts->mu);
+    target *g = find_target(t->ts, t->id);
+    if (g) {
+      g->linked++;
+      g->fails = 0;
+    }
+    pthread_mutex_unlock(&t->ts->mu);
+    t->up.rd_ready = true; /* an edge may have come and gone while connecting */
+    return relay(t);
+  default:
+    return relay(t);
+  }
 }
 
 static void dial(sc_tunnels *ts, target *g) {
@@ -244,16 +328,13 @@ static void dial(sc_tunnels *ts, target *g) {
   sc_strlcpy(t->id, g->t.id, sizeof t->id);
   t->port = g->t.port;
   t->state = T_DIAL;
+  t->up.fd = t->eng.fd = -1;
   t->next = ts->list;
   if (ts->list) ts->list->prev = t;
   ts->list = t;
   g->open++;
-  t->up = bufferevent_socket_new(ts->base, -1, BEV_OPT_CLOSE_ON_FREE);
-  bufferevent_setcb(t->up, on_handshake, on_write, on_up_event, t);
-  bufferevent_setwatermark(t->up, EV_WRITE, 0, 0);
-  bufferevent_enable(t->up, EV_READ);
-  if (bufferevent_socket_connect(t->up, (struct sockaddr *)&ts->sa, (int)ts->salen) < 0) {
-    sc_warn(MOD, "replica %s: cannot connect to %s:%d", t->id, ts->host, ts->port);
+  if (!side_open(t, &t->up, (struct sockaddr *)&ts->sa, ts->salen)) {
+    sc_warn(MOD, "replica %s: cannot connect to %s:%d: %s", t->id, ts->host, ts->port, strerror(errno));
     tun_close(t, true);
   }
 }

@@ -26,10 +26,18 @@ KEY=$("$S" key create --tenant acme 2>/dev/null)
 r=$(v1 POST /v1/chat/completions '{"model":"natchat","messages":[{"role":"user","content":"hi"}],"max_tokens":5}' "$KEY")
 eq "chat through the tunnel" "${r%% *}" "200"
 eq "the engine's answer" "$(echo "${r#* }" | jq .usage.completion_tokens)" "5"
-r=$(v1 POST /v1/chat/completions '{"model":"natchat","messages":[{"role":"user","content":"hi"}],"max_tokens":6,"stream":true}' "$KEY")
+r=$(v1 POST /v1/chat/completions '{"model":"natchat","messages":[{"role":"user","content":"hi"}],"max_tokens":6,"stream":true,"stream_options":{"include_usage":true}}' "$KEY")
 eq "stream through the tunnel" "${r%% *}" "200"
-N6=$(echo "${r#* }" | grep -c "\"content\":\"[^\"]"); check "six tokens streamed (got $N6)" [ "$N6" -ge 6 ]
+eq "six tokens streamed" "$(echo "${r#* }" | grep '"usage":{' | sed 's/^data: //' | jq .usage.completion_tokens)" "6"
 contains "stream ends" "$r" "data: [DONE]"
+# big transfers both ways cross the relay whole: a ~300 KB request (the engine's own 400 comes back)
+# and a 1,500-token stream
+python3 -c "import json; print(json.dumps({'model':'natchat','messages':[{'role':'user','content':'word '*60000}],'max_tokens':2}))" >"$T/big.json"
+r=$(curl -s -w ' %{http_code}' -H "Authorization: Bearer $KEY" "$URL/v1/chat/completions" --data-binary @"$T/big.json")
+eq "300 KB request reaches the engine" "${r##* }" "400"
+contains "the engine's own error" "$r" "but the prompt has 60007 tokens"
+r=$(v1 POST /v1/chat/completions '{"model":"natchat","messages":[{"role":"user","content":"hi"}],"max_tokens":1500,"stream":true,"stream_options":{"include_usage":true}}' "$KEY")
+eq "long stream through the tunnel" "$(echo "${r#* }" | grep '"usage":{' | sed 's/^data: //' | jq .usage.completion_tokens)" "1500"
 # more requests at once than tunnels: the extra ones wait for a free connection
 CURLS=()
 for i in $(seq 12); do
@@ -40,7 +48,7 @@ done
 wait "${CURLS[@]}"
 n=0; for i in $(seq 12); do [ "$(jq .usage.completion_tokens "$T/par$i" 2>/dev/null)" = 3 ] && n=$((n + 1)); done
 eq "12 concurrent requests over 4 tunnels" "$n" "12"
-eq "metered on the node behind NAT" "$("$S" usage --json --by chip | jq -r '.rows[0].requests')" "14"
+eq "metered on the node behind NAT" "$("$S" usage --json --by chip | jq -r '.rows[0].requests')" "16"
 M=$(curl -s "$URL/metrics")
 contains "tunnels per replica in metrics" "$M" "suanchi_gateway_replica_tunnels{replica=\"$RID\",model=\"natchat\"} 4"
 contains "tunnels counted" "$M" "suanchi_tunnels_total"
