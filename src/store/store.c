@@ -83,7 +83,7 @@ static const char *const migrations[] = {
     "  AND d.deployment = u.deployment AND d.model = u.model AND d.replica = u.replica AND d.node_id = u.node_id"
     "  AND d.owner = u.owner AND d.region = u.region AND d.chip = u.chip;"
     "DROP TABLE usage;"
-    "CREATE INDEX usage_rows_dim_ts ON usage_rows(dim, ts);"
+    "CREATE INDEX usage_rows_ts ON usage_rows(ts);"
     "CREATE VIEW usage AS SELECT r.request_id, r.ts, d.tenant, d.key_id, d.deployment, d.model, d.replica,"
     "  d.node_id, d.owner, d.region, d.chip, r.prompt_tokens, r.completion_tokens, r.ttft_ms, r.duration_ms,"
     "  r.status FROM usage_rows r JOIN usage_dims d ON d.id = r.dim;",
