@@ -262,7 +262,7 @@ static void sync_tunnels(vnode *v, bool changed) {
   sc_tunnel_target tt[64];
   int n = sc_replicas_ready_ports(v->reps, tt, 64);
   sc_tunnels_set(v->tunnels, tt, n);
-  if (!changed) return;
+  if (!changed || v->away) return; /* no waiting while the server is away: nothing would link */
   for (int64_t until = sc_mono_ms() + 2000; sc_mono_ms() < until && !atomic_load(&g_stop);) {
     bool all = true;
     for (int i = 0; i < n && all; i++) all = sc_tunnels_linked(v->tunnels, tt[i].id) > 0;

@@ -50,6 +50,7 @@
 #define MAX_HANDSHAKE (16 << 10)
 #define RELAY_HIGH (1 << 20)
 #define SCRATCH (64 << 10)
+#define SETUP_MS 10000 /* a tunnel not linked this long after its dial is given up (and dialed again) */
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 5000 /* a restarted control plane gets its tunnels back within seconds */
 
@@ -78,6 +79,7 @@ typedef struct tun {
   char id[40];
   int port;
   int state;
+  int64_t dialed_ms;
   side up, eng;
   char *hs;            /* the server's answer to the upgrade request, while it comes */
   size_t hs_len;
@@ -218,6 +220,13 @@ static bool side_open(tun *t, side *s, const struct sockaddr *sa, socklen_t sale
   if (s->fd < 0) return false;
   int one = 1;
   setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (s == &t->up) { /* the server's host may vanish without a FIN: keepalive finds out in about a minute */
+    int idle = 30, intvl = 10, cnt = 3;
+    setsockopt(s->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    setsockopt(s->fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    setsockopt(s->fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+    setsockopt(s->fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+  }
   if (connect(s->fd, sa, salen) != 0 && errno != EINPROGRESS) return false;
   s->ev = event_new(t->ts->base, s->fd, EV_READ | EV_WRITE | EV_ET | EV_PERSIST, on_ev, t);
   event_add(s->ev, NULL);
@@ -288,11 +297,12 @@ static void on_ev(evutil_socket_t fd, short what, void *arg) {
       return tun_close(t, true);
     }
     t->state = T_HANDSHAKE;
-    char req[512];
+    char req[1024];
     int n = snprintf(req, sizeof req,
                      "GET /api/v1/agent/tunnel?replica=%s HTTP/1.1\r\nHost: %s:%d\r\nAuthorization: Bearer %s\r\n"
                      "Connection: Upgrade\r\nUpgrade: suanchi-tunnel\r\n\r\n",
                      t->id, t->ts->host, t->ts->port, t->ts->cred);
+    if (n < 0 || (size_t)n >= sizeof req) return tun_close(t, true); /* cannot happen with the fields' sizes */
     out_append(&t->up, req, (size_t)n);
     if (!flush_side(&t->up)) return tun_close(t, true);
     if (t->up.rd_ready) handshake(t);
@@ -328,6 +338,7 @@ static void dial(sc_tunnels *ts, target *g) {
   sc_strlcpy(t->id, g->t.id, sizeof t->id);
   t->port = g->t.port;
   t->state = T_DIAL;
+  t->dialed_ms = sc_mono_ms();
   t->up.fd = t->eng.fd = -1;
   t->next = ts->list;
   if (ts->list) ts->list->prev = t;
@@ -362,12 +373,19 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
     ts->dirty = false;
   }
   pthread_mutex_unlock(&ts->mu);
-  for (tun *t = ts->list, *nx; t; t = nx) { /* tunnels of replicas no longer wanted, or moved */
+  int64_t now = sc_mono_ms();
+  for (tun *t = ts->list, *nx; t; t = nx) { /* tunnels of replicas no longer wanted or moved, and stuck dials */
     nx = t->next;
     target *g = find_target(ts, t->id);
-    if (!g || g->t.port != t->port) tun_close(t, false);
+    if (!g || g->t.port != t->port) {
+      tun_close(t, false);
+    } else if (t->state < T_LINKED && now - t->dialed_ms > SETUP_MS) {
+      sc_warn(MOD, "replica %s: no tunnel after %d s (%s); dialing again", t->id, SETUP_MS / 1000,
+              t->state == T_DIAL ? "no connection" : t->state == T_HANDSHAKE ? "the server did not answer"
+                                                                              : "the engine did not accept");
+      tun_close(t, true);
+    }
   }
-  int64_t now = sc_mono_ms();
   for (int i = 0; i < ts->ncur; i++) {
     target *g = &ts->cur[i];
     while (g->open < ts->per && now >= g->next_dial_ms) {

@@ -39,6 +39,7 @@
 #define MOD "http"
 #define MAX_RESP_HEAD (64 << 10)
 #define MAX_IDLE 1024
+#define TUNNEL_WAIT_MS 10000 /* longest wait for a free tunnel connection; then UNSENT (try elsewhere) */
 
 typedef struct hconn hconn;
 
@@ -121,11 +122,18 @@ static void fail_waiters(upstream *up) {
   }
 }
 
-/* An idle connection is there: the first waiting call takes it. */
+/* (Re)starts the call's timer: ms from now. */
+static void arm(sc_hcall *k, int64_t ms) {
+  struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+  event_add(k->tmo, &tv);
+}
+
+/* An idle connection is there: the first waiting call takes it, with its full timeout from now. */
 static void serve_waiter(upstream *up) {
   if (!up->wait_head || !up->idle) return;
   sc_hcall *k = up->wait_head;
   wait_unlink(k);
+  arm(k, k->cl->timeout_ms);
   attach(k, false);
 }
 
@@ -263,6 +271,7 @@ static void attach(sc_hcall *k, bool fresh) {
   if (up->tunnel && !up->idle) {
     if (!up->nconns) return fail_later(k, SC_HCALL_UNSENT);
     k->waiting = true;
+    arm(k, k->cl->timeout_ms < TUNNEL_WAIT_MS ? k->cl->timeout_ms : TUNNEL_WAIT_MS);
     k->wait_prev = up->wait_tail;
     if (up->wait_tail) up->wait_tail->wait_next = k;
     else up->wait_head = k;
@@ -460,6 +469,7 @@ static void on_tmo(evutil_socket_t fd, short what, void *arg) {
   (void)what;
   sc_hcall *k = arg;
   if (k->early) return call_end(k, k->early, false);
+  if (k->waiting) return call_end(k, SC_HCALL_UNSENT, false); /* never reached an engine: try elsewhere */
   call_end(k, SC_HCALL_TIMEOUT, false);
 }
 
@@ -491,8 +501,13 @@ static upstream *upstream_get(sc_hcli *cl, const char *host, int port) {
 
 void sc_hcli_adopt(sc_hcli *cl, const char *name, int fd) {
   upstream *up = upstream_get(cl, name, 0);
-  int one = 1;
+  int one = 1, idle = 30, intvl = 10, cnt = 3;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  /* an agent's host that vanishes leaves a half-open socket: keepalive finds it in about a minute */
+  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
   hconn *cn = conn_wrap(cl, up, fd, false);
   conn_park(cn);
 }
@@ -549,8 +564,7 @@ sc_hcall *sc_hcli_post(sc_hcli *cl, const char *host, int port, const char *path
   w = put(w, body, n);
   k->req_len = (size_t)(w - req);
   k->tmo = tmo ? tmo : event_new(cl->base, -1, 0, on_tmo, k);
-  struct timeval tv = {(time_t)(cl->timeout_ms / 1000), (suseconds_t)(cl->timeout_ms % 1000) * 1000};
-  event_add(k->tmo, &tv);
+  arm(k, cl->timeout_ms);
   attach(k, false);
   return k;
 }

@@ -50,8 +50,9 @@ sc_hcall *sc_hcli_post(sc_hcli *c, const char *host, int port, const char *path,
 
 /* Tunnels: a socket connected to an engine some other way (an agent behind NAT dialed in, see
  * docs/internals/tunnels.md) joins the pool of upstream (name, port 0); sc_hcli_post(name, 0)
- * calls use those connections only, waiting (FIFO, within the timeout) while all are busy, and
- * fail UNSENT when there is none. Takes fd. */
+ * calls use those connections only, waiting (FIFO, at most 10 s or the timeout if shorter; the
+ * timeout starts again once a connection is free) while all are busy, and fail UNSENT when there
+ * is none or the wait ran out. The socket gets TCP keepalive. Takes fd. */
 void sc_hcli_adopt(sc_hcli *c, const char *name, int fd);
 /* Connections (idle and busy) to host:port. */
 int sc_hcli_conns(sc_hcli *c, const char *host, int port);

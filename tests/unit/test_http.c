@@ -563,3 +563,47 @@ Test(http_tunnel, upgraded_connections_carry_calls_in_turn) {
   sc_hsrv_destroy(hs);
   event_base_free(b);
 }
+
+static void pump_ms(struct event_base *b, int ms) {
+  for (int64_t end = sc_mono_ms() + ms; sc_mono_ms() < end;) event_base_loop(b, EVLOOP_NONBLOCK), usleep(1000);
+}
+
+Test(http_tunnel, a_wait_for_a_tunnel_is_bounded_and_then_gets_a_full_timeout) {
+  struct event_base *b = event_base_new();
+  tun_cli = sc_hcli_create(b, 400);
+  sc_hsrv *hs;
+  sc_err e;
+  sc_hsrv_opts o = {.max_body = 1 << 16, .cb = tunnel_handler};
+  cr_assert_eq(sc_hsrv_create(b, &o, &hs, &e), 0);
+  char addr[64], buf[4096];
+  cr_assert_eq(sc_hsrv_listen(hs, "127.0.0.1", 0, addr, sizeof addr, &e), 0);
+  int eng = dial((int)strtol(strchr(addr, ':') + 1, NULL, 10));
+  put(eng, "GET /t HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: suanchi-tunnel\r\n\r\n");
+  pump_read(b, eng, "\r\n\r\n", buf, sizeof buf);
+  /* B waits 250 ms of its 400 ms for A's connection, then still gets 400 ms for itself */
+  result ra = {0}, rb = {0};
+  sc_hcli_post(tun_cli, "r1", 0, "/v1/a", NULL, "{}", 2, &cbs, &ra);
+  sc_hcli_post(tun_cli, "r1", 0, "/v1/b", NULL, "{}", 2, &cbs, &rb);
+  pump_read(b, eng, "{}", buf, sizeof buf);
+  pump_ms(b, 250);
+  put(eng, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA");
+  pump_read(b, eng, "/v1/b", buf, sizeof buf);
+  pump_ms(b, 250);
+  put(eng, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nB");
+  run_until(b, &rb);
+  cr_assert_eq(ra.how, SC_HCALL_OK);
+  cr_assert_eq(rb.how, SC_HCALL_OK, "the wait did not eat the call's timeout");
+  /* D holds the connection and never gets an answer: D times out; C, still waiting, never reached an
+   * engine and ends UNSENT (the gateway tries another replica) */
+  result rc = {0}, rd = {0};
+  sc_hcli_post(tun_cli, "r1", 0, "/v1/d", NULL, "{}", 2, &cbs, &rd);
+  sc_hcli_post(tun_cli, "r1", 0, "/v1/c", NULL, "{}", 2, &cbs, &rc);
+  run_until(b, &rc);
+  run_until(b, &rd);
+  cr_assert_eq(rc.how, SC_HCALL_UNSENT);
+  cr_assert_eq(rd.how, SC_HCALL_TIMEOUT);
+  close(eng);
+  sc_hcli_destroy(tun_cli);
+  sc_hsrv_destroy(hs);
+  event_base_free(b);
+}
