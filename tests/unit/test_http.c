@@ -494,6 +494,29 @@ static char *pump_read(struct event_base *b, int fd, const char *want, char *buf
   return buf;
 }
 
+/* A server on b whose every request becomes a tunnel of "r1" in tun_cli; *port gets its port. */
+static sc_hsrv *tunnel_server(struct event_base *b, int *port) {
+  sc_hsrv *hs;
+  sc_err e;
+  sc_hsrv_opts o = {.max_body = 1 << 16, .cb = tunnel_handler};
+  cr_assert_eq(sc_hsrv_create(b, &o, &hs, &e), 0);
+  char addr[64];
+  cr_assert_eq(sc_hsrv_listen(hs, "127.0.0.1", 0, addr, sizeof addr, &e), 0);
+  *port = (int)strtol(strchr(addr, ':') + 1, NULL, 10);
+  return hs;
+}
+
+/* The "agent" side: dials, upgrades, and checks the 101; returns the socket. */
+static int tunnel_dial(struct event_base *b, int port) {
+  char buf[4096];
+  int fd = dial(port);
+  put(fd, "GET /t HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: suanchi-tunnel\r\n\r\n");
+  pump_read(b, fd, "\r\n\r\n", buf, sizeof buf);
+  cr_assert(strncmp(buf, "HTTP/1.1 101 ", 13) == 0, "%s", buf);
+  cr_assert(strstr(buf, "Upgrade: suanchi-tunnel\r\n"), "%s", buf);
+  return fd;
+}
+
 Test(http_tunnel, upgraded_connections_carry_calls_in_turn) {
   struct event_base *b = event_base_new();
   tun_cli = sc_hcli_create(b, 5000);
@@ -502,24 +525,16 @@ Test(http_tunnel, upgraded_connections_carry_calls_in_turn) {
   sc_hcli_post(tun_cli, "r1", 0, "/v1/x", NULL, "{}", 2, &cbs, &r0);
   run_until(b, &r0);
   cr_assert_eq(r0.how, SC_HCALL_UNSENT);
-  sc_hsrv *hs;
-  sc_err e;
-  sc_hsrv_opts o = {.max_body = 1 << 16, .cb = tunnel_handler};
-  cr_assert_eq(sc_hsrv_create(b, &o, &hs, &e), 0);
-  char addr[64], buf[4096];
-  cr_assert_eq(sc_hsrv_listen(hs, "127.0.0.1", 0, addr, sizeof addr, &e), 0);
-  int port = (int)strtol(strchr(addr, ':') + 1, NULL, 10);
+  int port;
+  sc_hsrv *hs = tunnel_server(b, &port);
+  char buf[4096];
   /* a request with a body cannot become a tunnel */
   int bad = dial(port);
   put(bad, "GET /t HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab");
   cr_assert(strstr(pump_read(b, bad, "refused", buf, sizeof buf), "400"), "%s", buf);
   close(bad);
   /* the "agent" side dials and upgrades */
-  int eng = dial(port);
-  put(eng, "GET /t HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: suanchi-tunnel\r\n\r\n");
-  pump_read(b, eng, "\r\n\r\n", buf, sizeof buf);
-  cr_assert(strncmp(buf, "HTTP/1.1 101 ", 13) == 0, "%s", buf);
-  cr_assert(strstr(buf, "Upgrade: suanchi-tunnel\r\n"), "%s", buf);
+  int eng = tunnel_dial(b, port);
   cr_assert_eq(sc_hcli_conns(tun_cli, "r1", 0), 1);
   /* two calls, one connection: the second waits for the first */
   result ra = {0}, rb = {0}, rc = {0};
@@ -571,15 +586,10 @@ static void pump_ms(struct event_base *b, int ms) {
 Test(http_tunnel, a_wait_for_a_tunnel_is_bounded_and_then_gets_a_full_timeout) {
   struct event_base *b = event_base_new();
   tun_cli = sc_hcli_create(b, 400);
-  sc_hsrv *hs;
-  sc_err e;
-  sc_hsrv_opts o = {.max_body = 1 << 16, .cb = tunnel_handler};
-  cr_assert_eq(sc_hsrv_create(b, &o, &hs, &e), 0);
-  char addr[64], buf[4096];
-  cr_assert_eq(sc_hsrv_listen(hs, "127.0.0.1", 0, addr, sizeof addr, &e), 0);
-  int eng = dial((int)strtol(strchr(addr, ':') + 1, NULL, 10));
-  put(eng, "GET /t HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: suanchi-tunnel\r\n\r\n");
-  pump_read(b, eng, "\r\n\r\n", buf, sizeof buf);
+  int port;
+  sc_hsrv *hs = tunnel_server(b, &port);
+  char buf[4096];
+  int eng = tunnel_dial(b, port);
   /* B waits 250 ms of its 400 ms for A's connection, then still gets 400 ms for itself */
   result ra = {0}, rb = {0};
   sc_hcli_post(tun_cli, "r1", 0, "/v1/a", NULL, "{}", 2, &cbs, &ra);

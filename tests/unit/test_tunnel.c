@@ -67,18 +67,29 @@ static void put(int fd, const void *p, size_t n) {
   }
 }
 
-Test(tunnel, relays_both_ways_and_dials_again) {
+/* Tunnels (one per replica) to a fake control plane *srv for replica id, whose engine is *eng;
+ * returns them once the first dial arrived (*up). */
+static sc_tunnels *start_fake(const char *id, const char *cred, int *srv, int *eng, int *up) {
   int sport, eport;
-  int srv = listener(&sport), eng = listener(&eport);
-  char url[64], buf[1 << 16];
-  snprintf(url, sizeof url, "http://127.0.0.1:%d", sport);
+  *srv = listener(&sport);
+  *eng = listener(&eport);
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/", sport);
   sc_tunnels *ts;
   sc_err e;
-  cr_assert_eq(sc_tunnels_start(url, "scn.0123456789abcdef.secret", 1, &ts, &e), 0, "%s", e.msg);
-  sc_tunnel_target t = {.id = "r1", .port = eport};
+  cr_assert_eq(sc_tunnels_start(url, cred, 1, &ts, &e), 0, "%s", e.msg);
+  sc_tunnel_target t = {.port = eport};
+  snprintf(t.id, sizeof t.id, "%s", id);
   sc_tunnels_set(ts, &t, 1);
-  int up = accept_within(srv, 3000);
-  cr_assert_geq(up, 0, "the agent dialed");
+  *up = accept_within(*srv, 3000);
+  cr_assert_geq(*up, 0, "the agent dialed");
+  return ts;
+}
+
+Test(tunnel, relays_both_ways_and_dials_again) {
+  int srv, eng, up;
+  char buf[1 << 16];
+  sc_tunnels *ts = start_fake("r1", "scn.0123456789abcdef.secret", &srv, &eng, &up);
   read_until(up, "\r\n\r\n", buf, sizeof buf, NULL);
   cr_assert(strncmp(buf, "GET /api/v1/agent/tunnel?replica=r1 HTTP/1.1\r\n", 46) == 0, "%s", buf);
   cr_assert(strstr(buf, "Authorization: Bearer scn.0123456789abcdef.secret\r\n"), "%s", buf);
@@ -123,17 +134,9 @@ Test(tunnel, relays_both_ways_and_dials_again) {
 }
 
 Test(tunnel, a_refusal_backs_off_and_a_silent_server_is_given_up) {
-  int sport, eport;
-  int srv = listener(&sport), eng = listener(&eport);
-  char url[64], buf[4096];
-  snprintf(url, sizeof url, "http://127.0.0.1:%d/", sport);
-  sc_tunnels *ts;
-  sc_err e;
-  cr_assert_eq(sc_tunnels_start(url, "scn.x.y", 1, &ts, &e), 0, "%s", e.msg);
-  sc_tunnel_target t = {.id = "r9", .port = eport};
-  sc_tunnels_set(ts, &t, 1);
-  int up = accept_within(srv, 3000);
-  cr_assert_geq(up, 0);
+  int srv, eng, up;
+  char buf[4096];
+  sc_tunnels *ts = start_fake("r9", "scn.x.y", &srv, &eng, &up);
   read_until(up, "\r\n\r\n", buf, sizeof buf, NULL);
   const char *no = "HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nno";
   put(up, no, strlen(no));
