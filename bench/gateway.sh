@@ -3,7 +3,8 @@
 # against a simulated engine answering at once (--sim-speed 0), directly, through nginx as a plain
 # reverse proxy (1 and 2 workers, keep-alive upstream), and through `suanchi serve`'s gateway
 # (API key check, routing, metering with a usage record committed per request). Rounds alternate
-# the targets; the medians are printed. Then 5,000 concurrent streams through the gateway.
+# the targets; the medians are printed. Then 5,000 concurrent streams through nginx (1 worker) and
+# through the gateway.
 #
 # Needs: wrk, nginx (Debian: apt-get install wrk nginx-light), jq, curl, sqlite3.
 # Usage: bench/gateway.sh [BUILD_DIR]   env: DUR (seconds per run, 8), ROUNDS (3), CONNS (64),
@@ -48,7 +49,7 @@ nginx_start() { # WORKERS PORT
 worker_processes $1;
 pid $T/nginx$1/nginx.pid;
 error_log $T/nginx$1/error.log warn;
-events { worker_connections 8192; }
+events { worker_connections 16384; }
 http {
   access_log off;
   client_body_temp_path $T/nginx$1; proxy_temp_path $T/nginx$1;
@@ -140,9 +141,13 @@ end
 LUA
 before=$("$SUANCHI" usage --json | jq '[.rows[].requests] | add')
 echo
+echo "$STREAMS concurrent streams through nginx with 1 worker, for comparison (wrk -c$STREAMS, ${DUR}s):"
+wrk -t2 -c"$STREAMS" -d"${DUR}s" --timeout 30s --latency -s "$T/stream.lua" "http://127.0.0.1:$N1/v1/chat/completions" |
+  grep -E 'streams completed|Requests/sec|50%|90%|99%|Non-2xx|Socket errors'
+echo
 echo "$STREAMS concurrent streams through the gateway (wrk -c$STREAMS, ${DUR}s):"
 wrk -t2 -c"$STREAMS" -d"${DUR}s" --timeout 30s --latency -s "$T/stream.lua" "$GW/v1/chat/completions" |
-  grep -E 'streams completed|Requests/sec|50%|99%|Non-2xx|Socket errors'
+  grep -E 'streams completed|Requests/sec|50%|90%|99%|Non-2xx|Socket errors'
 sleep 2
 after=$("$SUANCHI" usage --json | jq '[.rows[].requests] | add')
 echo "usage records for the streams: $((after - before)); by status over the whole run:" \
