@@ -476,6 +476,17 @@ static void finish(gw_call *c, const char *status) {
 
 /* ---------- SSE relay ---------- */
 
+/* The value of the last "usage": key in body (engines put it last, and the byte sequence cannot occur
+ * inside a JSON string, where quotes are escaped), or NULL. */
+static const char *last_usage_value(const char *body, size_t n) {
+  const char *at = NULL;
+  for (const char *p = body; n >= 8 && (p = memmem(p, n - (size_t)(p - body), "\"usage\":", 8)); p += 8) at = p;
+  if (!at) return NULL;
+  const char *v = at + 8;
+  while (v < body + n && (*v == ' ' || *v == '\t' || *v == '\n' || *v == '\r')) v++;
+  return v;
+}
+
 static bool has_text(const char *p, size_t n, const char *field) {
   size_t fl = strlen(field);
   const char *q = memmem(p, n, field, fl);
@@ -495,7 +506,18 @@ static void sse_event(gw_call *c, char *ev, size_t n) {
     c->done_seen = true;
     return gb_add(&c->tail, ev, n);
   }
-  if (memmem(data, dl, "\"usage\":{", 9)) {
+  const char *uk = memmem(data, dl, "\"usage\":", 8); /* one search serves both cases below */
+  if (uk && (size_t)(uk - data) + 8 < dl && uk[8] == '{') {
+    const char *v = last_usage_value(data, dl);
+    int64_t pt, ct;
+    if (v && memmem(data, dl, "\"choices\":[]", 12) &&
+        gw_scan_usage(v, dl - (size_t)(v - data), &pt, &ct) == GW_SCAN_OK) { /* the usage-only event, no tree */
+      c->usage_seen = true;
+      c->prompt_tokens = pt;
+      c->completion_tokens = ct;
+      if (c->client_usage) gb_add(&c->tail, ev, n);
+      return;
+    }
     json_t *o = json_loadb(data, dl, 0, NULL);
     json_t *u = o ? json_object_get(o, "usage") : NULL;
     if (json_is_object(u)) {
@@ -526,27 +548,32 @@ static void sse_event(gw_call *c, char *ev, size_t n) {
     if (!c->ttft_ns) c->ttft_ns = sc_mono_ns();
     c->content_chunks++;
   }
-  if (!c->client_usage) {
-    static const char pat[] = ",\"usage\":null";
-    char *q = memmem(ev, n, pat, sizeof pat - 1);
-    if (q) {
-      size_t cut = sizeof pat - 1;
-      memmove(q, q + cut, n - (size_t)(q - ev) - cut);
-      n -= cut;
-    }
+  if (!c->client_usage && uk && uk > data && uk[-1] == ',' && (size_t)(uk - data) + 12 <= dl &&
+      memcmp(uk + 8, "null", 4) == 0) { /* the ,"usage":null the client did not ask for */
+    char *q = ev + (uk - 1 - ev);
+    size_t cut = 13;
+    memmove(q, q + cut, n - (size_t)(q - ev) - cut);
+    n -= cut;
   }
   gb_add(&c->out, ev, n);
 }
 
+/* The length of the first event in p[0..n) — up to and including the blank line that ends it: a
+ * line feed followed by LF or CR LF (so LF LF, CR LF CR LF, and mixes) — or 0 if it is not complete.
+ * One pass: the bytes are looked at once however many events a read brought. */
+static size_t sse_event_len(const char *p, size_t n) {
+  for (const char *q = p; (q = memchr(q, '\n', n - (size_t)(q - p))) != NULL; q++) {
+    size_t rest = n - (size_t)(q - p);
+    if (rest >= 2 && q[1] == '\n') return (size_t)(q - p) + 2;
+    if (rest >= 3 && q[1] == '\r' && q[2] == '\n') return (size_t)(q - p) + 3;
+  }
+  return 0;
+}
+
 /* Splits what arrived into events and relays them in one write. */
 static void sse_feed(gw_call *c) {
-  size_t at = 0;
-  for (;;) { /* events end with a blank line: LF LF or CR LF CR LF */
-    char *lf = c->sse.n - at >= 2 ? memmem(c->sse.p + at, c->sse.n - at, "\n\n", 2) : NULL;
-    char *crlf = c->sse.n - at >= 4 ? memmem(c->sse.p + at, c->sse.n - at, "\r\n\r\n", 4) : NULL;
-    char *end = lf && (!crlf || lf < crlf) ? lf : crlf;
-    if (!end) break;
-    size_t n = (size_t)(end - (c->sse.p + at)) + (end == lf ? 2 : 4);
+  size_t at = 0, n;
+  while ((n = sse_event_len(c->sse.p + at, c->sse.n - at)) > 0) {
     sse_event(c, c->sse.p + at, n);
     at += n;
   }
@@ -560,14 +587,10 @@ static void sse_feed(gw_call *c) {
   }
 }
 
-/* The engine's usage in a plain answer: the last "usage": object (engines put it last, and the
- * byte sequence cannot occur inside a JSON string, where quotes are escaped). */
+/* The engine's usage in a plain answer: the last "usage": object. */
 static bool plain_usage(const char *body, size_t n, int64_t *prompt, int64_t *completion) {
-  const char *at = NULL;
-  for (const char *p = body; n >= 8 && (p = memmem(p, n - (size_t)(p - body), "\"usage\":", 8)); p += 8) at = p;
-  if (!at) return false;
-  const char *v = at + 8;
-  while (v < body + n && (*v == ' ' || *v == '\t' || *v == '\n' || *v == '\r')) v++;
+  const char *v = last_usage_value(body, n);
+  if (!v) return false;
   if (gw_scan_usage(v, n - (size_t)(v - body), prompt, completion) == GW_SCAN_OK) return true;
   json_t *o = json_loadb(v, n - (size_t)(v - body), JSON_DISABLE_EOF_CHECK, NULL);
   bool ok = json_is_object(o);

@@ -31,7 +31,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,23 +138,6 @@ static void out_add(conn *c, const void *p, size_t n) {
   out_reserve(c, n);
   memcpy(c->out + c->out_len, p, n);
   c->out_len += n;
-}
-
-static void out_printf(conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void out_printf(conn *c, const char *fmt, ...) {
-  va_list ap;
-  for (;;) {
-    size_t room = c->out_cap - c->out_len;
-    va_start(ap, fmt);
-    int n = vsnprintf(c->out ? c->out + c->out_len : NULL, room, fmt, ap);
-    va_end(ap);
-    if (n < 0) return;
-    if ((size_t)n < room) {
-      c->out_len += (size_t)n;
-      return;
-    }
-    out_reserve(c, (size_t)n + 1);
-  }
 }
 
 /* ---------- connection lifetime ---------- */
@@ -463,8 +445,13 @@ static void on_flush(evutil_socket_t fd, short what, void *arg) {
 void sc_hreq_chunk(sc_hreq *r, const void *p, size_t n) {
   conn *c = r->c;
   if (c->state == C_DEAD || !n) return;
-  if (r->chunked_out) {
-    out_printf(c, "%zx\r\n", n);
+  if (r->chunked_out) { /* the size line in hex, without printf (once per chunk) */
+    char hx[20];
+    size_t k = sizeof hx;
+    hx[--k] = '\n';
+    hx[--k] = '\r';
+    for (size_t v = n; v; v >>= 4) hx[--k] = "0123456789abcdef"[v & 15];
+    out_add(c, hx + k, sizeof hx - k);
     out_add(c, p, n);
     out_add(c, "\r\n", 2);
   } else {

@@ -490,3 +490,66 @@ Test(gateway, answers_503_when_no_replica_is_ready_and_404_for_unknown_models) {
   sc_store_close(s);
   event_base_free(loop);
 }
+
+/* ---------- the SSE relay: framing, usage taken out or held back ---------- */
+
+static void feed_event(gw_call *c, const char *ev) {
+  char *copy = strdup(ev); /* sse_event edits in place */
+  c->out.n = c->tail.n = 0;
+  sse_event(c, copy, strlen(copy));
+  free(copy);
+}
+
+static bool buf_is(const gbuf *b, const char *want) { return b->n == strlen(want) && memcmp(b->p, want, b->n) == 0; }
+
+Test(gateway, sse_events_end_at_a_blank_line_of_any_framing) {
+  cr_assert_eq(sse_event_len("data: a\n\ndata: b", 16), 9);
+  cr_assert_eq(sse_event_len("data: a\r\n\r\nx", 12), 11);
+  cr_assert_eq(sse_event_len("data: a\n\r\nx", 11), 10);
+  cr_assert_eq(sse_event_len("data: a\r\ndata: b\r\n", 18), 0, "no blank line yet");
+  cr_assert_eq(sse_event_len("data: a\n", 8), 0);
+  cr_assert_eq(sse_event_len("", 0), 0);
+}
+
+Test(gateway, sse_usage_is_taken_from_the_stream_and_shown_only_when_asked) {
+  gw_call c;
+  memset(&c, 0, sizeof c);
+  /* a content event: counted; the usage:null the client did not ask for is cut */
+  feed_event(&c, "data: {\"id\":\"x\",\"choices\":[{\"delta\":{\"content\":\"hi\"}}],\"usage\":null}\n\n");
+  cr_assert(buf_is(&c.out, "data: {\"id\":\"x\",\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n"), "%.*s", (int)c.out.n,
+            c.out.p);
+  cr_assert_eq(c.content_chunks, 1);
+  /* the usage-only event: read, and not relayed */
+  const char *uev = "data: {\"id\":\"x\",\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":5,"
+                    "\"total_tokens\":8}}\n\n";
+  feed_event(&c, uev);
+  cr_assert(c.usage_seen);
+  cr_assert_eq(c.prompt_tokens, 3);
+  cr_assert_eq(c.completion_tokens, 5);
+  cr_assert_eq(c.out.n + c.tail.n, 0, "the client did not ask for usage");
+  /* a client that asked gets it after the record committed (held in the tail), with [DONE] */
+  gw_call d;
+  memset(&d, 0, sizeof d);
+  d.client_usage = true;
+  feed_event(&d, "data: {\"id\":\"x\",\"choices\":[{\"delta\":{\"content\":\"hi\"}}],\"usage\":null}\n\n");
+  cr_assert(buf_is(&d.out, "data: {\"id\":\"x\",\"choices\":[{\"delta\":{\"content\":\"hi\"}}],\"usage\":null}\n\n"));
+  feed_event(&d, uev);
+  cr_assert(buf_is(&d.tail, uev));
+  cr_assert_eq(d.completion_tokens, 5);
+  d.tail.n = 0;
+  char *done = strdup("data: [DONE]\n\n");
+  sse_event(&d, done, strlen(done));
+  cr_assert(d.done_seen);
+  cr_assert(buf_is(&d.tail, "data: [DONE]\n\n"));
+  free(done);
+  /* usage riding on a content event (not the usage-only shape): taken, and cut out for a client that
+   * did not ask */
+  gw_call f;
+  memset(&f, 0, sizeof f);
+  feed_event(&f, "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}],\"usage\":{\"prompt_tokens\":1,"
+                 "\"completion_tokens\":2}}\n\n");
+  cr_assert(f.usage_seen);
+  cr_assert_eq(f.completion_tokens, 2);
+  cr_assert(buf_is(&f.out, "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n"), "%.*s", (int)f.out.n, f.out.p);
+  free(c.out.p), free(c.tail.p), free(d.out.p), free(d.tail.p), free(f.out.p), free(f.tail.p);
+}
