@@ -220,13 +220,7 @@ static bool side_open(tun *t, side *s, const struct sockaddr *sa, socklen_t sale
   if (s->fd < 0) return false;
   int one = 1;
   setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (s == &t->up) { /* the server's host may vanish without a FIN: keepalive finds out in about a minute */
-    int idle = 30, intvl = 10, cnt = 3;
-    setsockopt(s->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
-    setsockopt(s->fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
-    setsockopt(s->fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
-    setsockopt(s->fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
-  }
+  if (s == &t->up) sc_tcp_keepalive(s->fd); /* the server's host may vanish without a FIN */
   if (connect(s->fd, sa, salen) != 0 && errno != EINPROGRESS) return false;
   s->ev = event_new(t->ts->base, s->fd, EV_READ | EV_WRITE | EV_ET | EV_PERSIST, on_ev, t);
   event_add(s->ev, NULL);

@@ -557,6 +557,14 @@ static bool devices_differ(const ctl_node *n, const sc_store_device *d, int nd) 
   return false;
 }
 
+/* The node whose credential the call carries, if its secret is right; NULL otherwise. */
+static ctl_node *node_of(call *k) {
+  char nid[SC_SECRET_ID_LEN + 2];
+  snprintf(nid, sizeof nid, "n%s", k->cred_id);
+  ctl_node *n = ctl_reg_get(&k->c->reg, nid);
+  return n && sc_secret_verify(k->cred_secret, n->st.cred_hash) ? n : NULL;
+}
+
 static void agent_heartbeat(call *k) {
   static const sc_json_field f[] = {{"devices", SC_JSON_ARRAY, true, 0, 0, MAX_DEVICES, true},
                                     {"replicas", SC_JSON_ARRAY, false, 0, 0, 4096, true},
@@ -564,13 +572,11 @@ static void agent_heartbeat(call *k) {
                                     {0}};
   ctl *c = k->c;
   int64_t t0 = sc_mono_ns();
-  char nid[SC_SECRET_ID_LEN + 2];
-  snprintf(nid, sizeof nid, "n%s", k->cred_id);
-  ctl_node *n = ctl_reg_get(&c->reg, nid);
+  ctl_node *n = node_of(k);
   sc_err e;
   json_t *b = NULL;
   int rc = 0;
-  if (!n || !sc_secret_verify(k->cred_secret, n->st.cred_hash)) {
+  if (!n) {
     rc = sc_err_set(&e, SC_EAUTH, "invalid_credential", "node credential is not valid (was the node deleted?)");
     goto fail;
   }
@@ -618,10 +624,9 @@ fail:
  * 101 answer the socket carries the gateway's HTTP requests to the engine, relayed by the agent. */
 static void agent_tunnel(call *k) {
   ctl *c = k->c;
-  char nid[SC_SECRET_ID_LEN + 2], rid[64], up[64];
-  snprintf(nid, sizeof nid, "n%s", k->cred_id);
-  ctl_node *n = ctl_reg_get(&c->reg, nid);
-  if (!n || !sc_secret_verify(k->cred_secret, n->st.cred_hash))
+  char rid[64], up[64];
+  ctl_node *n = node_of(k);
+  if (!n)
     return reply_fail(k, SC_EAUTH, "invalid_credential", "node credential is not valid");
   const char *u = sc_hreq_header(k->req, "Upgrade", up, sizeof up);
   if (!u || strcasecmp(u, "suanchi-tunnel") != 0)
@@ -696,10 +701,7 @@ static void route_api(call *k) {
     }
     if (k->nseg == 3 && k->method == SC_HGET && strcmp(k->seg[1], "models") == 0) {
       if (k->role != ROLE_NODE) return reply_fail(k, SC_EPERM, "forbidden", "model downloads need a node credential");
-      char nid[SC_SECRET_ID_LEN + 2];
-      snprintf(nid, sizeof nid, "n%s", k->cred_id);
-      ctl_node *n = ctl_reg_get(&k->c->reg, nid);
-      if (!n || !sc_secret_verify(k->cred_secret, n->st.cred_hash))
+      if (!node_of(k))
         return reply_fail(k, SC_EAUTH, "invalid_credential", "node credential is not valid");
       return ctl_serving_model_download(k->c, k->req, k->seg[2], &k->status);
     }

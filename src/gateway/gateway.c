@@ -550,7 +550,7 @@ static void sse_event(gw_call *c, char *ev, size_t n) {
   }
   if (!c->client_usage && uk && uk > data && uk[-1] == ',' && (size_t)(uk - data) + 12 <= dl &&
       memcmp(uk + 8, "null", 4) == 0) { /* the ,"usage":null the client did not ask for */
-    char *q = ev + (uk - 1 - ev);
+    char *q = ev + (uk - ev) - 1;
     size_t cut = 13;
     memmove(q, q + cut, n - (size_t)(q - ev) - cut);
     n -= cut;

@@ -35,6 +35,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "net/hparse.h"
+#include "net/http.h"
 
 #define MOD "http"
 #define MAX_RESP_HEAD (64 << 10)
@@ -501,13 +502,9 @@ static upstream *upstream_get(sc_hcli *cl, const char *host, int port) {
 
 void sc_hcli_adopt(sc_hcli *cl, const char *name, int fd) {
   upstream *up = upstream_get(cl, name, 0);
-  int one = 1, idle = 30, intvl = 10, cnt = 3;
+  int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  /* an agent's host that vanishes leaves a half-open socket: keepalive finds it in about a minute */
-  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
-  setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
-  setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
-  setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+  sc_tcp_keepalive(fd); /* an agent's host that vanishes leaves a half-open socket */
   hconn *cn = conn_wrap(cl, up, fd, false);
   conn_park(cn);
 }

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 int sc_http_body(sc_hreq *req, size_t cap, char **out, size_t *len) {
   size_t n;
@@ -87,6 +90,14 @@ const char *sc_http_bearer(sc_hreq *req, char *buf, size_t cap) {
   while (*h == ' ') h++;
   if (!*h || !sc_strlcpy(buf, h, cap)) return NULL;
   return buf;
+}
+
+void sc_tcp_keepalive(int fd) {
+  int one = 1, idle = 30, intvl = 10, cnt = 3;
+  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
 }
 
 int sc_parse_hostport(const char *s, char *host, size_t hostcap, int *port) {

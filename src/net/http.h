@@ -42,6 +42,10 @@ void sc_http_reply_text(sc_hreq *req, int status, const char *content_type, cons
 /* The token of an "Authorization: Bearer TOKEN" header, copied into buf; NULL if absent or too long. */
 const char *sc_http_bearer(sc_hreq *req, char *buf, size_t cap);
 
+/* TCP keepalive on a long-lived socket (30 s idle, 3 probes 10 s apart): a peer whose host vanished
+ * without closing is noticed in about a minute. */
+void sc_tcp_keepalive(int fd);
+
 /* Splits "HOST:PORT" (or "[v6]:PORT") into host and port. Returns 0 or SC_EINVAL. */
 int sc_parse_hostport(const char *s, char *host, size_t hostcap, int *port);
 
